@@ -18,6 +18,10 @@ export function packageTestConfig(overrides: ViteUserConfig['test'] = {}): ViteU
       include: ['test/**/*.test.ts'],
       testTimeout: 60_000,
       hookTimeout: 60_000,
+      // CI (DNR_TEST_REPORT=1) also writes a JSON report per project for tools/test-summary.mjs.
+      ...(process.env.DNR_TEST_REPORT
+        ? { reporters: ['default', 'json'], outputFile: { json: '.vitest-report.json' } }
+        : {}),
       ...overrides,
     },
   });

@@ -72,10 +72,10 @@ write(
 );
 write(
   'tsup.config.ts',
-  "import { defineConfig } from 'tsup';\nimport { libraryConfig } from '../../tools/tsup.base';\n\nexport default defineConfig(libraryConfig());\n",
+  "import { defineConfig } from 'tsup';\nimport { libraryConfig } from '../../tools/tsup.base.ts';\n\nexport default defineConfig(libraryConfig());\n",
 );
 write(
   'vitest.config.ts',
-  "import { packageTestConfig } from '../../vitest.shared';\n\nexport default packageTestConfig();\n",
+  "import { packageTestConfig } from '../../vitest.shared.ts';\n\nexport default packageTestConfig();\n",
 );
 console.log(`packages/${name} ready`);

@@ -1,5 +1,5 @@
 import { defineConfig } from 'tsup';
-import { libraryConfig } from '../../tools/tsup.base';
+import { libraryConfig } from '../../tools/tsup.base.ts';
 
 // The CLI is an ESM executable; library packages stay external (tsup's default for dependencies).
 export default defineConfig(

@@ -1,4 +1,4 @@
 import { defineConfig } from 'tsup';
-import { libraryConfig } from '../../tools/tsup.base';
+import { libraryConfig } from '../../tools/tsup.base.ts';
 
 export default defineConfig(libraryConfig());

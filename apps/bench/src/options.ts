@@ -1,0 +1,18 @@
+import { InvalidArgumentError } from 'commander';
+
+/** Commander parser for integer flags: rejects `3.5`, `abc`, `1e3x` with a message naming the value. */
+export function parseIntFlag(value: string): number {
+  if (!/^-?\d+$/.test(value.trim())) {
+    throw new InvalidArgumentError(`expected an integer, got '${value}'`);
+  }
+  return Number(value);
+}
+
+/** Commander parser for numeric flags. */
+export function parseNumberFlag(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) {
+    throw new InvalidArgumentError(`expected a number, got '${value}'`);
+  }
+  return n;
+}
