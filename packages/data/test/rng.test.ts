@@ -55,8 +55,14 @@ describe('createRng', () => {
 
 describe('shuffleInPlace', () => {
   it('permutes without losing elements, reproducibly', () => {
-    const a = shuffleInPlace(Int32Array.from({ length: 10 }, (_, i) => i), createRng(3));
-    const b = shuffleInPlace(Int32Array.from({ length: 10 }, (_, i) => i), createRng(3));
+    const a = shuffleInPlace(
+      Int32Array.from({ length: 10 }, (_, i) => i),
+      createRng(3),
+    );
+    const b = shuffleInPlace(
+      Int32Array.from({ length: 10 }, (_, i) => i),
+      createRng(3),
+    );
     expect(Array.from(a)).toEqual(Array.from(b));
     expect(Array.from(a).sort((x, y) => x - y)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(Array.from(a)).not.toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
