@@ -1,0 +1,42 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { vi } from 'vitest';
+import { buildProgram } from '../src/program';
+
+/** Runs the CLI in-process and captures what it writes. */
+export async function runCli(
+  args: readonly string[],
+): Promise<{ stdout: string; stderr: string; error?: unknown }> {
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    stdout += String(chunk);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    stderr += String(chunk);
+    return true;
+  });
+  try {
+    const program = buildProgram();
+    program.configureOutput({
+      writeOut: (s) => (stdout += s),
+      writeErr: (s) => (stderr += s),
+    });
+    await program.parseAsync(['node', 'dnr-bench', ...args]);
+    return { stdout, stderr };
+  } catch (error) {
+    return { stdout, stderr, error };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
+/** A fresh temporary directory with the given files. */
+export function tempFiles(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'dnr-bench-test-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
