@@ -53,7 +53,10 @@ export function aggregateRuns(runs: readonly RunRecord[]): ReportRow[] {
         const std = row[`${m}_std`];
         return [
           m,
-          { mean: row[`${m}_mean`] as number, std: typeof std === 'number' && Number.isFinite(std) ? std : 0 },
+          {
+            mean: row[`${m}_mean`] as number,
+            std: typeof std === 'number' && Number.isFinite(std) ? std : 0,
+          },
         ];
       }),
     ) as Record<MetricName, MeanStd>;
@@ -81,6 +84,10 @@ export function formatTable(rows: readonly ReportRow[], title: string): string {
   ]);
   const widths = header.map((h, c) => Math.max(h.length, ...body.map((row) => row[c]!.length)));
   const line = (cells: readonly string[]): string =>
-    cells.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
-  return [title, line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+    cells
+      .map((cell, c) => (c < 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
+      .join('  ');
+  return [title, line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join(
+    '\n',
+  );
 }

@@ -116,7 +116,12 @@ export async function selectBackend(
       if (candidate.gpu && !isGpuActive()) {
         throw new Error('loaded, but TensorFlow found no usable GPU');
       }
-      return { backend: tf.getBackend(), provider: candidate.provider, gpu: candidate.gpu, skipped };
+      return {
+        backend: tf.getBackend(),
+        provider: candidate.provider,
+        gpu: candidate.gpu,
+        skipped,
+      };
     } catch (error) {
       skipped.push(`${candidate.provider}: ${shortReason(error)}`);
     }

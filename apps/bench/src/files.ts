@@ -26,7 +26,10 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
 
 /** Turns a free-form name into a safe path segment (letters, digits, '.', '_' and '-'). */
 export function safeSegment(name: string): string {
-  const cleaned = name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+/, '').slice(0, 100);
+  const cleaned = name
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^[.-]+/, '')
+    .slice(0, 100);
   if (cleaned === '') throw new RangeError(`'${name}' cannot be used as a file name`);
   return cleaned;
 }

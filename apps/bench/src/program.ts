@@ -8,7 +8,10 @@ export const BENCH_VERSION = '0.0.0';
 
 /** The `--backend` option shared by every command that runs tfjs. */
 export function backendOption(): Option {
-  return new Option('--backend <name>', 'tfjs backend: auto tries tfjs-node-gpu, tfjs-node, then wasm')
+  return new Option(
+    '--backend <name>',
+    'tfjs backend: auto tries tfjs-node-gpu, tfjs-node, then wasm',
+  )
     .choices(BACKEND_CHOICES)
     .default('auto');
 }
@@ -20,7 +23,7 @@ export function backendOption(): Option {
 export function buildProgram(): Command {
   const program = new Command('dnr-bench')
     .description(
-      'The DNR paper\'s experiment suite: prepare data, train rerankers, run suites and write reports.',
+      "The DNR paper's experiment suite: prepare data, train rerankers, run suites and write reports.",
     )
     .version(BENCH_VERSION)
     .showHelpAfterError('(run with --help for usage)')

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import type { z } from 'zod';
 
 /**
  * Run settings come from three places, in this order of precedence (written down once, here):
@@ -106,7 +106,9 @@ export async function resolveSettings<T extends z.ZodObject>(
     fileValues = await readRunFile(options.configPath);
     const checked = strict.partial().safeParse(fileValues);
     if (!checked.success) {
-      throw new SettingsError(formatIssues(checked.error, fileValues, `run file ${options.configPath}`));
+      throw new SettingsError(
+        formatIssues(checked.error, fileValues, `run file ${options.configPath}`),
+      );
     }
   }
   const merged = { ...fileValues, ...defined(options.flags) };

@@ -37,7 +37,9 @@ describe('selectBackend', () => {
     expect(info.gpu).toBe(false);
     expect(info.skipped).toHaveLength(2);
     expect(info.skipped[0]).toMatch(/tfjs-node-gpu: Cannot find package/);
-    expect(describeBackend(info)).toMatch(/^backend: wasm \(@tensorflow\/tfjs-backend-wasm; skipped/);
+    expect(describeBackend(info)).toMatch(
+      /^backend: wasm \(@tensorflow\/tfjs-backend-wasm; skipped/,
+    );
   });
 
   it('an explicit backend that cannot load fails with the install command', async () => {

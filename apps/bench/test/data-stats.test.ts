@@ -23,7 +23,15 @@ const input = join(dir, 'ratings.dat');
 describe('dnr-bench data stats', () => {
   it('prints the contract JSON after the protocol', async () => {
     const { stdout, error } = await runCli([
-      'data', 'stats', '--format', 'movielens', '--input', input, '--min-interactions', '1', '--json',
+      'data',
+      'stats',
+      '--format',
+      'movielens',
+      '--input',
+      input,
+      '--min-interactions',
+      '1',
+      '--json',
     ]);
     expect(error).toBeUndefined();
     // a: 2 windows, the second has no positive -> 1 request with 6 positives;
@@ -39,12 +47,29 @@ describe('dnr-bench data stats', () => {
 
   it('takes settings from a run file, flags overriding it', async () => {
     const { stdout } = await runCli([
-      'data', 'stats', '--format', 'movielens', '--input', input, '--config', join(dir, 'run.json'), '--json',
+      'data',
+      'stats',
+      '--format',
+      'movielens',
+      '--input',
+      input,
+      '--config',
+      join(dir, 'run.json'),
+      '--json',
     ]);
     expect(JSON.parse(stdout).requests).toBe(2);
     const { stdout: s2 } = await runCli([
-      'data', 'stats', '--format', 'movielens', '--input', input, '--config', join(dir, 'run.json'),
-      '--positive-threshold', '5', '--json',
+      'data',
+      'stats',
+      '--format',
+      'movielens',
+      '--input',
+      input,
+      '--config',
+      join(dir, 'run.json'),
+      '--positive-threshold',
+      '5',
+      '--json',
     ]);
     // threshold 5: a's first window has ratings 4 -> no positive -> dropped; b keeps its window.
     expect(JSON.parse(s2)).toMatchObject({ requests: 1, positives: 5 });
@@ -52,18 +77,38 @@ describe('dnr-bench data stats', () => {
 
   it.each([
     ['bad-key.json', /run file .*bad-key\.json: unknown key 'epochs'/],
-    ['bad-type.json', /run file .*bad-type\.json: 'minInteractions' must be number, got the string "twenty"/],
+    [
+      'bad-type.json',
+      /run file .*bad-type\.json: 'minInteractions' must be number, got the string "twenty"/,
+    ],
     ['bad-range.json', /run file .*bad-range\.json: 'minInteractions' is out of range/],
     ['bad-json.json', /run file .*bad-json\.json is not valid JSON.*line 3/s],
   ])('reports a bad run file (%s) clearly', async (file, pattern) => {
     const { error } = await runCli([
-      'data', 'stats', '--format', 'movielens', '--input', input, '--config', join(dir, file), '--json',
+      'data',
+      'stats',
+      '--format',
+      'movielens',
+      '--input',
+      input,
+      '--config',
+      join(dir, file),
+      '--json',
     ]);
     expect((error as Error).message).toMatch(pattern);
   });
 
   it('rejects malformed flags and unknown formats', async () => {
-    const bad = await runCli(['data', 'stats', '--format', 'movielens', '--input', input, '--min-interactions', '2.5']);
+    const bad = await runCli([
+      'data',
+      'stats',
+      '--format',
+      'movielens',
+      '--input',
+      input,
+      '--min-interactions',
+      '2.5',
+    ]);
     expect(bad.stderr).toMatch(/expected an integer, got '2\.5'/);
     const fmt = await runCli(['data', 'stats', '--format', 'parquet', '--input', input]);
     expect(fmt.stderr).toMatch(/Allowed choices are movielens, ml100k, sequences, csv, lists/);
@@ -74,10 +119,19 @@ describe('dnr-bench data stats', () => {
   it('names the file and line of malformed input', async () => {
     const broken = tempFiles({ 'r.dat': 'a::1::4::100\na,2,4,101\n' });
     const { error } = await runCli([
-      'data', 'stats', '--format', 'movielens', '--input', join(broken, 'r.dat'), '--min-interactions', '1',
+      'data',
+      'stats',
+      '--format',
+      'movielens',
+      '--input',
+      join(broken, 'r.dat'),
+      '--min-interactions',
+      '1',
     ]);
     // file:line: what is wrong, the offending text, and the expected format
-    expect((error as Error).message).toMatch(/r\.dat:2: .*"a,2,4,101".*UserID::MovieID::Rating::Timestamp/);
+    expect((error as Error).message).toMatch(
+      /r\.dat:2: .*"a,2,4,101".*UserID::MovieID::Rating::Timestamp/,
+    );
   });
 
   it('prints help for every command', async () => {
@@ -92,8 +146,13 @@ const datasets = process.env.DNR_DATASETS ?? resolve(__dirname, '../../../../sha
 describe.skipIf(!existsSync(datasets))('dnr-bench data stats on the shared data', () => {
   it('ML-1M sequences give the counts of design.md', async () => {
     const { stdout } = await runCli([
-      'data', 'stats', '--format', 'sequences', '--input',
-      join(datasets, 'ml-1m/sequences.chronological.tsv.gz'), '--json',
+      'data',
+      'stats',
+      '--format',
+      'sequences',
+      '--input',
+      join(datasets, 'ml-1m/sequences.chronological.tsv.gz'),
+      '--json',
     ]);
     expect(JSON.parse(stdout)).toEqual({
       users: 6022,

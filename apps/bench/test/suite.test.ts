@@ -33,7 +33,16 @@ describe('dnr-bench suite main --profile quick', () => {
   it('prints the main table with the reference rows and writes the report JSON', async () => {
     const out = mkdtempSync(join(tmpdir(), 'dnr-suite-'));
     const { stdout, stderr, error } = await runCli([
-      'suite', 'main', '--profile', 'quick', '--seeds', '2', '--backend', 'wasm', '--out', out,
+      'suite',
+      'main',
+      '--profile',
+      'quick',
+      '--seeds',
+      '2',
+      '--backend',
+      'wasm',
+      '--out',
+      out,
     ]);
     expect(error).toBeUndefined();
     expect(stderr).toMatch(/^backend: wasm/m);

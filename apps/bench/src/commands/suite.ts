@@ -91,7 +91,9 @@ export function registerSuiteCommand(program: Command): void {
     .argument('<name>', `suite: ${SUITE_NAMES.join(', ')}`)
     .addOption(new Option('--profile <profile>', 'dataset and model sizes').choices(PROFILES))
     .option('--seeds <n>', 'seeds per method (mean ± std over them; default 3)', parseIntFlag)
-    .addOption(new Option('--backend <name>', 'tfjs backend (default auto)').choices(BACKEND_CHOICES))
+    .addOption(
+      new Option('--backend <name>', 'tfjs backend (default auto)').choices(BACKEND_CHOICES),
+    )
     .option('--out <dir>', 'results directory (default results)')
     .option('--config <file>', 'JSON run file with any of these settings (flags override it)')
     .action(async (name: string, opts: Record<string, unknown>) => {
