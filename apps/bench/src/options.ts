@@ -16,3 +16,12 @@ export function parseNumberFlag(value: string): number {
   }
   return n;
 }
+
+/**
+ * The flags of a command as settings: commander's camelCase option names are the settings keys;
+ * `--config` names the run file and is not a setting.
+ */
+export function flagsOf(opts: Record<string, unknown>): Record<string, unknown> {
+  const { config: _config, ...flags } = opts;
+  return flags;
+}

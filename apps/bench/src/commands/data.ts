@@ -1,7 +1,8 @@
 import { type Command, Option } from 'commander';
 import { INTERACTION_FORMATS, prepareRequests, type InteractionFormat } from '@dnr/data';
 import { z } from 'zod';
-import { parseIntFlag, parseNumberFlag } from '../options';
+import { flagsOf, parseIntFlag, parseNumberFlag } from '../options';
+import { formatPrepareSummary, prepareDataset, prepareSchema } from '../prepare';
 import { resolveSettings } from '../settings';
 
 /** Settings of `data stats` (flags > run file > these defaults). */
@@ -77,15 +78,72 @@ export function registerDataCommands(program: Command): void {
     .action(async (opts: Record<string, unknown>) => {
       const settings = await resolveSettings(dataStatsSchema, {
         configPath: opts.config as string | undefined,
-        flags: {
-          format: opts.format,
-          input: opts.input,
-          minInteractions: opts.minInteractions,
-          positiveThreshold: opts.positiveThreshold,
-          windowSize: opts.windowSize,
-          json: opts.json,
-        },
+        flags: flagsOf(opts),
       });
       process.stdout.write(`${await runDataStats(settings)}\n`);
+    });
+
+  data
+    .command('prepare')
+    .description(
+      'Build (or reuse from the cache) the reranking dataset of a file: protocol, cross-fitted MF retrievers, scored 50-candidate lists.',
+    )
+    .addOption(new Option('--format <format>', 'input format').choices(INTERACTION_FORMATS))
+    .option('--input <file>', 'interaction file (.gz read transparently)')
+    .option('--min-interactions <n>', 'k of the iterative k-core filter (default 20)', parseIntFlag)
+    .option('--positive-threshold <r>', 'ratings >= r are positives (default 3)', parseNumberFlag)
+    .option('--window-size <n>', 'items per request window (default 6)', parseIntFlag)
+    .option('--history-cap <n>', 'history items kept per request (default 50)', parseIntFlag)
+    .option('--list-size <n>', 'candidates per list (default 50)', parseIntFlag)
+    .addOption(
+      new Option('--split <mode>', 'per-user window split (default ratio 80/10/10)').choices([
+        'ratio',
+        'leave-last',
+      ]),
+    )
+    .addOption(
+      new Option(
+        '--candidates <mode>',
+        'exposed items + sampled negatives, or the retriever top list (default sampled)',
+      ).choices(['sampled', 'top']),
+    )
+    .addOption(
+      new Option(
+        '--retriever-mode <mode>',
+        'which windows each retriever is fitted on (default crossfit)',
+      ).choices(['crossfit', 'temporal', 'shared']),
+    )
+    .option('--folds <k>', 'cross-fitting folds (default 2)', parseIntFlag)
+    .option('--dim <d>', 'MF embedding size (default 128)', parseIntFlag)
+    .option(
+      '--negatives <n>',
+      'sampled negatives per positive in MF training (default 4)',
+      parseIntFlag,
+    )
+    .option(
+      '--epochs <n>',
+      'maximum MF epochs (default 100; early stopping usually ends sooner)',
+      parseIntFlag,
+    )
+    .option('--patience <n>', 'MF early-stopping patience (default 3)', parseIntFlag)
+    .option('--seed <n>', 'seed of retrievers, negatives and tie-breaks (default 1)', parseIntFlag)
+    .option(
+      '--cache-dir <dir>',
+      'where prepared datasets and retrievers are cached (default .dnr-cache)',
+    )
+    .option('--json', 'print the summary as JSON')
+    .option('--config <file>', 'JSON run file with any of these settings (flags override it)')
+    .action(async (opts: Record<string, unknown>) => {
+      const settings = await resolveSettings(prepareSchema, {
+        configPath: opts.config as string | undefined,
+        flags: flagsOf(opts),
+      });
+      const log = (line: string): void => void process.stderr.write(`${line}\n`);
+      const { summary, path, cached } = await prepareDataset(settings, log);
+      process.stdout.write(
+        settings.json
+          ? `${JSON.stringify({ path, cached, ...summary })}\n`
+          : `${formatPrepareSummary(summary, path, cached)}\n`,
+      );
     });
 }

@@ -6,7 +6,7 @@ import { aggregateRuns, formatTable, type ReportRow, type RunRecord } from '../a
 import { BACKEND_CHOICES, describeBackend, selectBackend } from '../backend';
 import { REFERENCE_METHODS, evaluateSplit, listsOf, referenceScores } from '../evaluate';
 import { safeSegment, writeFileAtomic } from '../files';
-import { parseIntFlag } from '../options';
+import { flagsOf, parseIntFlag } from '../options';
 import { resolveSettings } from '../settings';
 
 export const SUITE_NAMES = ['main'] as const;
@@ -99,13 +99,7 @@ export function registerSuiteCommand(program: Command): void {
     .action(async (name: string, opts: Record<string, unknown>) => {
       const settings = await resolveSettings(suiteSchema, {
         configPath: opts.config as string | undefined,
-        flags: {
-          suite: name,
-          profile: opts.profile,
-          seeds: opts.seeds,
-          backend: opts.backend,
-          out: opts.out,
-        },
+        flags: { ...flagsOf(opts), suite: name },
       });
       const log = (line: string): void => void process.stderr.write(`${line}\n`);
       const command = `dnr-bench ${process.argv.slice(2).join(' ')}`;
