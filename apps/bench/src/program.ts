@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { BACKEND_CHOICES } from './backend';
 import { registerDataCommands } from './commands/data';
+import { registerPerfCommand } from './commands/perf';
 import { registerSuiteCommand } from './commands/suite';
 
 /** Version printed by `dnr-bench --version` (kept in step with apps/bench/package.json). */
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerDataCommands(program);
   registerSuiteCommand(program);
+  registerPerfCommand(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

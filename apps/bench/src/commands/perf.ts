@@ -1,0 +1,122 @@
+import { type Command, Option } from 'commander';
+import { INTERACTION_FORMATS, createRng, type InteractionFormat } from '@dnr/data';
+import { evaluateLists } from '@dnr/metrics';
+import { z } from 'zod';
+import { BACKEND_CHOICES, describeBackend, selectBackend } from '../backend';
+import { flagsOf } from '../options';
+import { measureDataPipeline } from '../perf-data';
+import { resolveSettings } from '../settings';
+
+export const PERF_SECTIONS = ['metrics', 'data'] as const;
+
+export const perfSchema = z.object({
+  sections: z.array(z.enum(PERF_SECTIONS)).min(1).default(['metrics', 'data']),
+  format: z.enum(INTERACTION_FORMATS as [InteractionFormat, ...InteractionFormat[]]).optional(),
+  input: z.string().min(1).optional(),
+  backend: z.enum(BACKEND_CHOICES).default('auto'),
+  json: z.boolean().default(false),
+});
+export type PerfSettings = z.infer<typeof perfSchema>;
+
+/** Median of a few timed repetitions (ms). */
+function medianMs(reps: number, fn: () => void): number {
+  const times: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t = performance.now();
+    fn();
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+/** evaluateLists on 20,000 lists x 50 candidates (1,000,000 rows), k = 6: median of 5 runs. */
+export function measureMetrics(): { metricsRows: number; metricsMsP50: number } {
+  const lists = 20_000;
+  const L = 50;
+  const rng = createRng(7);
+  const scores = new Float32Array(lists * L);
+  const labels = new Uint8Array(lists * L);
+  for (let i = 0; i < scores.length; i++) {
+    labels[i] = rng.next() < 0.12 ? 1 : 0;
+    scores[i] = Math.round((rng.next() + 0.3 * labels[i]!) * 1000) / 1000;
+  }
+  evaluateLists({ scores, labels, listSize: L, k: 6 });
+  const ms = medianMs(5, () => evaluateLists({ scores, labels, listSize: L, k: 6 }));
+  return { metricsRows: lists * L, metricsMsP50: ms };
+}
+
+/**
+ * `dnr-bench perf`: speed figures of this machine, one JSON object as the last line with
+ * `--json`. Sections: `metrics` (evaluateLists on 1M rows), `data` (file -> RerankDataset,
+ * scoring and evaluating every list; needs --input and --format).
+ */
+export async function runPerf(
+  settings: PerfSettings,
+  log: (line: string) => void,
+): Promise<Record<string, unknown>> {
+  const backend = await selectBackend(settings.backend);
+  log(describeBackend(backend));
+  const result: Record<string, unknown> = { backend: backend.backend, node: process.version };
+  if (settings.sections.includes('metrics')) {
+    log('metrics: evaluateLists on 20,000 lists x 50 candidates');
+    Object.assign(result, measureMetrics());
+  }
+  if (settings.sections.includes('data')) {
+    if (!settings.input || !settings.format) {
+      log('data: skipped (give --input and --format, e.g. the ML-1M sequences file)');
+    } else {
+      log(`data: ${settings.input} (${settings.format}) -> RerankDataset, scoring, metrics`);
+      const d = await measureDataPipeline(settings.input, settings.format);
+      Object.assign(result, {
+        dataLists: d.lists,
+        dataRequestsMs: d.requestsMs,
+        dataDatasetMs: d.datasetMs,
+        dataFileToDatasetMs: d.fileToDatasetMs,
+        dataScoringMs: d.scoringMs,
+        dataMetricsMs: d.metricsMs,
+        peakRssMiB: d.peakRssMiB,
+      });
+    }
+  }
+  return result;
+}
+
+export function registerPerfCommand(program: Command): void {
+  program
+    .command('perf')
+    .description(
+      'Measure the speed of this machine and backend (a benchmark: never part of the tests).',
+    )
+    .addOption(
+      new Option(
+        '--sections <list>',
+        `comma-separated: ${PERF_SECTIONS.join(', ')} (default all)`,
+      ).argParser((v) => v.split(',').map((s) => s.trim())),
+    )
+    .addOption(
+      new Option('--format <format>', 'input format for the data section').choices(
+        INTERACTION_FORMATS,
+      ),
+    )
+    .option('--input <file>', 'interaction file for the data section (e.g. ML-1M sequences)')
+    .addOption(
+      new Option('--backend <name>', 'tfjs backend (default auto)').choices(BACKEND_CHOICES),
+    )
+    .option('--json', 'print one JSON object as the last line')
+    .option('--config <file>', 'JSON run file with any of these settings (flags override it)')
+    .action(async (opts: Record<string, unknown>) => {
+      const settings = await resolveSettings(perfSchema, {
+        configPath: opts.config as string | undefined,
+        flags: flagsOf(opts),
+      });
+      const log = (line: string): void => void process.stderr.write(`${line}\n`);
+      const result = await runPerf(settings, log);
+      const text = settings.json
+        ? JSON.stringify(result)
+        : Object.entries(result)
+            .map(([k, v]) => `${k}: ${typeof v === 'number' ? Number(v.toFixed(2)) : String(v)}`)
+            .join('\n');
+      process.stdout.write(`${text}\n`);
+    });
+}
