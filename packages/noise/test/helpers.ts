@@ -1,6 +1,7 @@
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
+// The tfjs union registers every gradient and the cpu backend, as an application would (this package
+// itself depends only on tfjs-core).
+import '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
 
 /** Selects the cpu backend (call from beforeAll). */
 export async function useCpu(): Promise<void> {

@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs'; // as in the README: core + cpu backend + gradients
 import { describe, expect, it } from 'vitest';
 import { BetaNoise, ScoreAugmenter } from '@dnr/noise';
-import './helpers.js'; // cpu backend + tfjs-core's gradient registrations (see vitest.config.ts)
 
 /** Code between the markers, or the README's example block, with imports and formatting removed. */
 function normalize(code: string): string {

@@ -1,0 +1,378 @@
+/**
+ * PRM — Personalized Re-ranking Model.
+ * Pei, Zhang, Zhang, Sun, Lin, Jiang, Ou, Pei. "Personalized Re-ranking for Recommendation",
+ * RecSys 2019 (arXiv:1904.06813). DNR's main backbone (protocol section 4.2).
+ *
+ * Per candidate i: input `[e_i ; u]` (item embedding ; user state) -> Linear -> d, plus a learned
+ * embedding of the candidate's retriever rank; dropout; N Transformer encoder blocks over the
+ * list; Linear -> one logit per candidate (sigmoid + BCE outside, as DNR trains it).
+ *
+ * Deviations from the paper (and why):
+ * - The personalised vector `pv_i` is the shared user state `u` (our history encoder, see
+ *   `UserStateEncoder`), not the hidden layer of a pretrained CTR model (none exists here). We
+ *   concatenate `[e_i ; u]` rather than use `e_i * u`.
+ * - The paper adds the position embedding to the input before the first linear map; we add a
+ *   d-dimensional learned rank embedding after it. Both are learned, so the model class is the same
+ *   (PE W is itself a learned per-rank vector).
+ * - Output: one sigmoid logit per item trained with BCE (DNR), not the paper's list softmax.
+ * - `scoreUsage` (protocol 4.5) adds the retriever score explicitly: `concat` = Linear([e_i ; u ;
+ *   e_s(s_i)]), `add` = Linear([e_i ; u + e_s(s_i)]), `weight` = Linear([s_i e_i ; u]), with
+ *   `e_s(s) = W_s s + b_s`. Because `e_s` is linear in the scalar s, `e_s(s) W` is computed as
+ *   `s (W_s W) + b_s W`: the same function and parameters, without a [B*L, d] x [d, d] matMul.
+ * - `u W_u` is computed once per list ([B, d]) and broadcast over the L candidates, which is
+ *   mathematically the same as projecting the concatenation per candidate.
+ * - Attention-probability dropout defaults to 0 (PyTorch's encoder layer uses the same rate as
+ *   the residual dropout); set `attentionDropout` to match it.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs-core';
+import { dense } from '../engine/dense';
+import { seededDropout } from '../engine/dropout';
+import { embeddingLookup } from '../engine/embedding';
+import { assertGradientsRegistered } from '../engine/gradient-check';
+import { ParamStore, type NamedWeight } from '../engine/params';
+import { SeedSequence, deriveSeed } from '../engine/random';
+import {
+  createTransformerBlockParams,
+  transformerBlock,
+  type NormPlacement,
+  type TransformerBlockParams,
+} from '../engine/transformer';
+import { UserStateEncoder, type UserEncoderKind } from '../encoders/user-state';
+import type { RerankBatchTensors, Reranker, ScoreOptions } from '../reranker';
+
+/** How the retriever score enters PRM (protocol 4.5). */
+export type ScoreUsage = 'none' | 'concat' | 'add' | 'weight';
+
+/** PRM configuration; every field but `numItems` and `numUsers` has a default. */
+export interface PrmConfig {
+  /** Number of items; the item table has `numItems + 1` rows, the last one is padding. */
+  numItems: number;
+  /** Number of users (rows of the user-ID table). */
+  numUsers: number;
+  /** Model width d. Default 128. */
+  dim?: number;
+  /** Transformer encoder blocks over the list. Default 2. */
+  blocks?: number;
+  /** Attention heads (must divide `dim`). Default 4. */
+  heads?: number;
+  /** Hidden width of each block's FFN. Default 256. */
+  ffnDim?: number;
+  /** Dropout on the block inputs and residual branches (and the user encoder's). Default 0.1. */
+  dropout?: number;
+  /** Dropout on attention probabilities. Default 0. */
+  attentionDropout?: number;
+  /** Longest candidate list (rows of the rank embedding). Default 50. */
+  maxListSize?: number;
+  /** Longest history (rows of the history position embedding). Default 50. */
+  historyLength?: number;
+  /** How the retriever score is used: none (only through rank) | concat | add | weight. Default 'none'. */
+  scoreUsage?: ScoreUsage;
+  /** Embed each candidate's retriever rank. Default true. */
+  rankEmbedding?: boolean;
+  /** History encoder: 'transformer' (1 block) or 'mean' (masked mean). Default 'transformer'. */
+  userEncoder?: UserEncoderKind;
+  /** Add a user-ID embedding to the user state. Default true. */
+  userIdEmbedding?: boolean;
+  /** Layer-norm placement in every block. Default 'post'. */
+  norm?: NormPlacement;
+  /** Seed of the weight initialisation and the dropout masks (non-zero). Default 1. */
+  seed?: number;
+}
+
+/** A PRM configuration with every default filled in. */
+export type ResolvedPrmConfig = Required<PrmConfig>;
+
+/** The defaults of {@link PrmConfig}. */
+export const PRM_DEFAULTS: Omit<ResolvedPrmConfig, 'numItems' | 'numUsers'> = {
+  dim: 128,
+  blocks: 2,
+  heads: 4,
+  ffnDim: 256,
+  dropout: 0.1,
+  attentionDropout: 0,
+  maxListSize: 50,
+  historyLength: 50,
+  scoreUsage: 'none',
+  rankEmbedding: true,
+  userEncoder: 'transformer',
+  userIdEmbedding: true,
+  norm: 'post',
+  seed: 1,
+};
+
+const KEYS = new Set(['numItems', 'numUsers', ...Object.keys(PRM_DEFAULTS)]);
+
+/** Fills defaults and validates a PRM config (unknown keys are errors, to catch typos). */
+export function resolvePrmConfig(config: PrmConfig): ResolvedPrmConfig {
+  if (typeof config !== 'object' || config === null)
+    throw new Error('PRM config must be an object');
+  for (const k of Object.keys(config)) {
+    if (!KEYS.has(k)) throw new Error(`unknown PRM config key '${k}'`);
+  }
+  const c = { ...PRM_DEFAULTS, ...config } as ResolvedPrmConfig;
+  const posInt = (k: keyof ResolvedPrmConfig) => {
+    const v = c[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
+      throw new RangeError(`PRM config '${k}' must be a positive integer, got ${String(v)}`);
+    }
+  };
+  (
+    ['numItems', 'numUsers', 'dim', 'heads', 'ffnDim', 'maxListSize', 'historyLength'] as const
+  ).forEach(posInt);
+  if (!Number.isInteger(c.blocks) || c.blocks < 0)
+    throw new RangeError(`PRM config 'blocks' must be >= 0`);
+  if (c.dim % c.heads !== 0)
+    throw new RangeError(`PRM dim ${c.dim} is not divisible by heads ${c.heads}`);
+  for (const k of ['dropout', 'attentionDropout'] as const) {
+    if (!(c[k] >= 0 && c[k] < 1))
+      throw new RangeError(`PRM config '${k}' must be in [0, 1), got ${c[k]}`);
+  }
+  if (!['none', 'concat', 'add', 'weight'].includes(c.scoreUsage)) {
+    throw new RangeError(
+      `PRM scoreUsage must be none|concat|add|weight, got '${String(c.scoreUsage)}'`,
+    );
+  }
+  if (!['transformer', 'mean'].includes(c.userEncoder)) {
+    throw new RangeError(
+      `PRM userEncoder must be transformer|mean, got '${String(c.userEncoder)}'`,
+    );
+  }
+  if (!['post', 'pre'].includes(c.norm)) throw new RangeError(`PRM norm must be post|pre`);
+  if (!Number.isInteger(c.seed) || c.seed === 0) {
+    throw new RangeError(
+      `PRM seed must be a non-zero integer (tfjs treats 0 as "no seed"), got ${c.seed}`,
+    );
+  }
+  return c;
+}
+
+/** PRM behind the {@link Reranker} contract. Create with `new Prm(config)` or `createReranker('prm', config)`. */
+export class Prm implements Reranker {
+  readonly name = 'prm';
+  readonly config: ResolvedPrmConfig;
+  private readonly store: ParamStore;
+  private readonly seeds: SeedSequence;
+  private readonly itemTable: Variable;
+  private readonly rankTable?: Variable;
+  private readonly userEncoder: UserStateEncoder;
+  private readonly wItem: Variable;
+  private readonly wUser: Variable;
+  private readonly bIn: Variable;
+  private readonly wScore?: Variable;
+  private readonly bScore?: Variable;
+  private readonly wInScore?: Variable;
+  private readonly blockParams: TransformerBlockParams[] = [];
+  private readonly wOut: Variable;
+  private readonly bOut: Variable;
+  private disposed = false;
+
+  constructor(config: PrmConfig) {
+    const c = resolvePrmConfig(config);
+    this.config = c;
+    const d = c.dim;
+    const store = new ParamStore(c.seed);
+    this.store = store;
+    this.seeds = new SeedSequence(deriveSeed(c.seed, 'dropout'));
+    const g = { kind: 'glorotUniform' } as const;
+    const z = { kind: 'zeros' } as const;
+    this.itemTable = store.create('item', [c.numItems + 1, d], { kind: 'normal', std: 0.05 });
+    this.userEncoder = new UserStateEncoder(store, 'user_encoder', this.itemTable, {
+      kind: c.userEncoder,
+      dim: d,
+      historyLength: c.historyLength,
+      heads: c.heads,
+      ffnDim: c.ffnDim,
+      dropout: c.dropout,
+      attentionDropout: c.attentionDropout,
+      norm: c.norm,
+      userEmbedding: c.userIdEmbedding,
+      numUsers: c.numUsers,
+      numItems: c.numItems,
+    });
+    if (c.rankEmbedding)
+      this.rankTable = store.create('rank', [c.maxListSize, d], { kind: 'normal', std: 0.05 });
+    this.wItem = store.create('input/w_item', [d, d], g);
+    this.wUser = store.create('input/w_user', [d, d], g);
+    this.bIn = store.create('input/b', [d], z);
+    if (c.scoreUsage === 'concat' || c.scoreUsage === 'add') {
+      this.wScore = store.create('score/w', [1, d], g);
+      this.bScore = store.create('score/b', [d], z);
+    }
+    if (c.scoreUsage === 'concat') this.wInScore = store.create('input/w_score', [d, d], g);
+    for (let i = 0; i < c.blocks; i++) {
+      this.blockParams.push(createTransformerBlockParams(store, `block${i}`, d, c.ffnDim));
+    }
+    this.wOut = store.create('output/w', [d, 1], g);
+    this.bOut = store.create('output/b', [1], z);
+  }
+
+  private check(): void {
+    if (this.disposed) throw new Error('this PRM was disposed');
+  }
+
+  /**
+   * Encodes the history into the user state.
+   * @param batch user int32 `[B]`, history int32 `[B, H]`
+   * @returns float32 `[B, dim]`
+   */
+  encodeUser(batch: Pick<RerankBatchTensors, 'user' | 'history'>, options: ScoreOptions): Tensor2D {
+    this.check();
+    return tf.tidy(() =>
+      this.userEncoder.encode(batch.user, batch.history, options.training, this.seeds),
+    );
+  }
+
+  /**
+   * Scores every candidate given a precomputed user state.
+   * @param batch items int32 `[B, L]`, scores float32 `[B, L]`, optional ranks int32 `[B, L]`
+   * @param state float32 `[B, dim]` from {@link Prm.encodeUser}
+   * @returns float32 `[B, L]` logits
+   */
+  scoreWithState(batch: RerankBatchTensors, state: Tensor, options: ScoreOptions): Tensor2D {
+    this.check();
+    const c = this.config;
+    const [b, l] = batch.items.shape;
+    const d = c.dim;
+    if (batch.items.dtype !== 'int32')
+      throw new Error(`items must be int32, got ${batch.items.dtype}`);
+    if (batch.scores.shape[0] !== b || batch.scores.shape[1] !== l) {
+      throw new Error(
+        `scores shape [${batch.scores.shape.join(',')}] differs from items [${b},${l}]`,
+      );
+    }
+    if (l > c.maxListSize) throw new Error(`list size ${l} exceeds maxListSize ${c.maxListSize}`);
+    if (state.rank !== 2 || state.shape[0] !== b || state.shape[1] !== d) {
+      throw new Error(`state must be [${b},${d}], got [${state.shape.join(',')}]`);
+    }
+    if (batch.ranks && (batch.ranks.shape[0] !== b || batch.ranks.shape[1] !== l)) {
+      throw new Error(
+        `ranks shape [${batch.ranks.shape.join(',')}] differs from items [${b},${l}]`,
+      );
+    }
+    const { training } = options;
+    return tf.tidy(() => {
+      const n = b * l;
+      const s = tf.reshape(batch.scores, [n, 1]);
+      let e: Tensor2D = embeddingLookup(this.itemTable as Tensor2D, tf.reshape(batch.items, [n]));
+      if (c.scoreUsage === 'weight') e = tf.mul(e, s);
+      const itemPart = tf.reshape(dense(e, this.wItem as Tensor2D), [b, l, d]);
+      const userPart = tf.reshape(
+        dense(state as Tensor2D, this.wUser as Tensor2D, this.bIn as Tensor1D),
+        [b, 1, d],
+      );
+      let x: Tensor = tf.add(itemPart, userPart);
+      if (this.wScore && this.bScore) {
+        // e_s(s) W = s (W_s W) + b_s W  (see the file header)
+        const w =
+          c.scoreUsage === 'concat' ? (this.wInScore as Tensor2D) : (this.wUser as Tensor2D);
+        const sv = tf.matMul(this.wScore, w); // [1, d]
+        const sc = tf.matMul(tf.reshape(this.bScore, [1, d]), w); // [1, d]
+        x = tf.add(x, tf.reshape(tf.add(tf.mul(s, sv), sc), [b, l, d]));
+      }
+      if (this.rankTable) {
+        const rankPart = batch.ranks
+          ? tf.reshape(embeddingLookup(this.rankTable as Tensor2D, tf.reshape(batch.ranks, [n])), [
+              b,
+              l,
+              d,
+            ])
+          : tf.slice(this.rankTable, [0, 0], [l, d]);
+        x = tf.add(x, rankPart);
+      }
+      let h = tf.reshape(x, [n, d]) as Tensor2D;
+      if (training && c.dropout > 0) h = seededDropout(h, c.dropout, this.seeds.next()) as Tensor2D;
+      for (const p of this.blockParams) {
+        h = transformerBlock(
+          h,
+          p,
+          {
+            batch: b,
+            length: l,
+            heads: c.heads,
+            training,
+            dropout: c.dropout,
+            attentionDropout: c.attentionDropout,
+            seeds: this.seeds,
+          },
+          c.norm,
+        );
+      }
+      return tf.reshape(dense(h, this.wOut as Tensor2D, this.bOut as Tensor1D), [b, l]) as Tensor2D;
+    });
+  }
+
+  /**
+   * One logit per candidate.
+   * @returns float32 `[B, L]`
+   */
+  score(batch: RerankBatchTensors, options: ScoreOptions): Tensor2D {
+    this.check();
+    return tf.tidy(() => this.scoreWithState(batch, this.encodeUser(batch, options), options));
+  }
+
+  /**
+   * Every variable of the model (embeddings, encoder, blocks, heads), in creation order, for
+   * training. Throws a helpful error if tfjs's gradients are not registered (import
+   * `@tensorflow/tfjs` or tfjs-node once; tfjs-core alone registers none).
+   */
+  trainableVariables(): Variable[] {
+    this.check();
+    assertGradientsRegistered('Prm.trainableVariables() (training)');
+    return this.store.variables();
+  }
+
+  /** Copies the weights out under stable logical names (e.g. `block0/attention/wq`). */
+  getWeights(): NamedWeight[] {
+    this.check();
+    return this.store.getWeights();
+  }
+
+  /** Assigns weights; every name must exist with the same shape (errors name both shapes). */
+  setWeights(weights: readonly NamedWeight[]): void {
+    this.check();
+    this.store.setWeights(weights);
+  }
+
+  /** Number of scalar parameters. */
+  countParams(): number {
+    return this.store.size();
+  }
+
+  /** Restarts the dropout seed sequence (for exactly reproducible reruns). */
+  resetSeeds(): void {
+    this.seeds.reset();
+  }
+
+  /** Frees every variable; later calls on this model throw. Idempotent. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.store.dispose();
+    this.disposed = true;
+  }
+}
+
+/**
+ * Analytical FLOPs of PRM's forward matMuls for one batch (2 * m * k * n per matMul, including
+ * the user encoder and the attention score / value products; element-wise ops not counted).
+ */
+export function prmForwardFlops(
+  config: PrmConfig,
+  batchSize: number,
+  listSize: number,
+  historyLength: number,
+): number {
+  const c = resolvePrmConfig(config);
+  const d = c.dim;
+  const block = (rows: number, len: number) =>
+    4 * 2 * rows * d * d + // q, k, v, o projections
+    2 * 2 * rows * len * d + // Q K^T and P V (over all heads)
+    2 * 2 * rows * d * c.ffnDim; // FFN
+  const nCand = batchSize * listSize;
+  let flops = 2 * nCand * d * d; // item projection
+  flops += 2 * batchSize * d * d; // user projection
+  flops += c.blocks * block(nCand, listSize);
+  flops += 2 * nCand * d; // output
+  if (c.userEncoder === 'transformer') flops += block(batchSize * historyLength, historyLength);
+  return flops;
+}
