@@ -1,3 +1,5 @@
+// The tfjs union registers every gradient (tfjs-core alone registers none) and the cpu backend.
+import '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 
 /** Backends the bench can run on. `auto` tries tfjs-node-gpu, then tfjs-node, then wasm. */

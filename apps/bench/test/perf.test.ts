@@ -44,3 +44,33 @@ describe('dnr-bench perf', () => {
     expect((bad.error as Error).message).toMatch(/'sections.0'/);
   });
 });
+
+describe('dnr-bench perf model section', () => {
+  it('reports the roofline, training and inference keys of the perf contract', async () => {
+    const { stdout, error } = await runCli([
+      'perf',
+      '--sections',
+      'model',
+      '--steps',
+      '1',
+      '--backend',
+      'wasm',
+      '--json',
+    ]);
+    expect(error).toBeUndefined();
+    const result = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    expect(result.backend).toBe('wasm');
+    for (const key of [
+      'matmulGflops',
+      'prmTrainSeqPerSec',
+      'prmEffectiveGflops',
+      'rooflineRatio',
+      'inferenceMsP50',
+      'inferenceMsP99',
+      'inferenceBatchSeqPerSec',
+    ]) {
+      expect(result[key], key).toBeGreaterThan(0);
+    }
+    expect(result.rooflineRatio).toBeCloseTo(result.prmEffectiveGflops / result.matmulGflops, 10);
+  });
+});

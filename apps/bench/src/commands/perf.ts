@@ -1,16 +1,19 @@
 import { type Command, Option } from 'commander';
+import { measureInference, measureMatmulGflops, measurePrmTraining } from '@dnr/backbones';
 import { INTERACTION_FORMATS, createRng, type InteractionFormat } from '@dnr/data';
 import { evaluateLists } from '@dnr/metrics';
 import { z } from 'zod';
 import { BACKEND_CHOICES, describeBackend, selectBackend } from '../backend';
-import { flagsOf } from '../options';
+import { flagsOf, parseIntFlag } from '../options';
 import { measureDataPipeline } from '../perf-data';
 import { resolveSettings } from '../settings';
 
-export const PERF_SECTIONS = ['metrics', 'data'] as const;
+export const PERF_SECTIONS = ['metrics', 'data', 'model'] as const;
 
 export const perfSchema = z.object({
-  sections: z.array(z.enum(PERF_SECTIONS)).min(1).default(['metrics', 'data']),
+  sections: z.array(z.enum(PERF_SECTIONS)).min(1).default(['model', 'metrics', 'data']),
+  /** Timed PRM training steps (batch 256) in the model section. */
+  steps: z.int().min(1).max(1000).default(3),
   format: z.enum(INTERACTION_FORMATS as [InteractionFormat, ...InteractionFormat[]]).optional(),
   input: z.string().min(1).optional(),
   backend: z.enum(BACKEND_CHOICES).default('auto'),
@@ -48,8 +51,10 @@ export function measureMetrics(): { metricsRows: number; metricsMsP50: number } 
 
 /**
  * `dnr-bench perf`: speed figures of this machine, one JSON object as the last line with
- * `--json`. Sections: `metrics` (evaluateLists on 1M rows), `data` (file -> RerankDataset,
- * scoring and evaluating every list; needs --input and --format).
+ * `--json`. Sections: `model` (2-D matMul roofline, default PRM training at batch 256 with 50
+ * candidates and 50 history items, single-request inference latency), `metrics` (evaluateLists
+ * on 1M rows), `data` (file -> RerankDataset, scoring and evaluating every list; needs --input
+ * and --format).
  */
 export async function runPerf(
   settings: PerfSettings,
@@ -58,10 +63,7 @@ export async function runPerf(
   const backend = await selectBackend(settings.backend);
   log(describeBackend(backend));
   const result: Record<string, unknown> = { backend: backend.backend, node: process.version };
-  if (settings.sections.includes('metrics')) {
-    log('metrics: evaluateLists on 20,000 lists x 50 candidates');
-    Object.assign(result, measureMetrics());
-  }
+  // Data first: peakRssMiB is the process's maximum so far, so it must be read before the model runs.
   if (settings.sections.includes('data')) {
     if (!settings.input || !settings.format) {
       log('data: skipped (give --input and --format, e.g. the ML-1M sequences file)');
@@ -78,6 +80,28 @@ export async function runPerf(
         peakRssMiB: d.peakRssMiB,
       });
     }
+  }
+  if (settings.sections.includes('model')) {
+    log('model: 2-D matMul 12800x128 by 128x128, PRM training step (B=256, L=50, H=50), inference');
+    const before = measureMatmulGflops();
+    const training = measurePrmTraining({ steps: settings.steps, matmulGflops: before.gflops });
+    // The roofline is the better of two matMul measurements (before and after training).
+    const matmulGflops = Math.max(before.gflops, measureMatmulGflops().gflops);
+    const inference = measureInference();
+    Object.assign(result, {
+      matmulGflops,
+      prmTrainMsPerStep: training.msPerStep,
+      prmTrainSeqPerSec: training.sequencesPerSec,
+      prmEffectiveGflops: training.prmEffectiveGflops,
+      rooflineRatio: training.prmEffectiveGflops / matmulGflops,
+      inferenceMsP50: inference.p50Ms,
+      inferenceMsP99: inference.p99Ms,
+      inferenceBatchSeqPerSec: inference.batchThroughput,
+    });
+  }
+  if (settings.sections.includes('metrics')) {
+    log('metrics: evaluateLists on 20,000 lists x 50 candidates');
+    Object.assign(result, measureMetrics());
   }
   return result;
 }
@@ -102,6 +126,11 @@ export function registerPerfCommand(program: Command): void {
     .option('--input <file>', 'interaction file for the data section (e.g. ML-1M sequences)')
     .addOption(
       new Option('--backend <name>', 'tfjs backend (default auto)').choices(BACKEND_CHOICES),
+    )
+    .option(
+      '--steps <n>',
+      'timed PRM training steps in the model section (default 3)',
+      parseIntFlag,
     )
     .option('--json', 'print one JSON object as the last line')
     .option('--config <file>', 'JSON run file with any of these settings (flags override it)')
