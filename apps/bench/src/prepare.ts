@@ -7,7 +7,11 @@ import {
   buildRerankDataset,
   cacheKey,
   datasetSummary,
+  itemFeatureMatrix,
+  loadMovieLensItems,
+  loadMovieLensUsers,
   loadOrBuild,
+  userFeatureMatrix,
   prepareRequests,
   subsetDataset,
   type InteractionFormat,
@@ -45,6 +49,10 @@ export const prepareSchema = z.object({
     .min(1)
     .max(2 ** 31 - 1)
     .default(1),
+  /** MovieLens item metadata (ML-1M movies.dat or ML-100K u.item): genres become item side features. */
+  itemMeta: z.string().min(1).optional(),
+  /** MovieLens user metadata (ML-1M users.dat or ML-100K u.user): gender, age, occupation features. */
+  userMeta: z.string().min(1).optional(),
   cacheDir: z.string().min(1).default('.dnr-cache'),
   json: z.boolean().default(false),
 });
@@ -96,9 +104,19 @@ export async function fileDigest(path: string): Promise<string> {
 }
 
 /** The cache key of a prepared dataset: input bytes + every setting that changes the output. */
-export function prepareKey(settings: PrepareSettings, digest: string): string {
-  const { json: _json, cacheDir: _cacheDir, input: _input, ...rest } = settings;
-  return cacheKey({ version: PREPARE_VERSION, input: digest, ...rest });
+export function prepareKey(
+  settings: PrepareSettings,
+  digests: { input: string; itemMeta?: string; userMeta?: string },
+): string {
+  const {
+    json: _json,
+    cacheDir: _cacheDir,
+    input: _input,
+    itemMeta: _itemMeta,
+    userMeta: _userMeta,
+    ...rest
+  } = settings;
+  return cacheKey({ version: PREPARE_VERSION, ...digests, ...rest });
 }
 
 /** Where the dataset of these settings is cached. */
@@ -123,7 +141,11 @@ export async function prepareDataset(
   log: Log,
 ): Promise<{ ds: RerankDataset; path: string; cached: boolean; summary: PrepareSummary }> {
   const digest = await fileDigest(settings.input);
-  const key = prepareKey(settings, digest);
+  const key = prepareKey(settings, {
+    input: digest,
+    ...(settings.itemMeta ? { itemMeta: await fileDigest(settings.itemMeta) } : {}),
+    ...(settings.userMeta ? { userMeta: await fileDigest(settings.userMeta) } : {}),
+  });
   const path = preparedPath(settings, key);
   let cached = true;
   const ds = await loadOrBuild(
@@ -192,6 +214,7 @@ async function buildPrepared(
     for (let r = 0; r < fitted.usable.length; r++) if (fitted.usable[r] === 1) keep.push(r);
     ds = subsetDataset(ds, keep);
   }
+  ds = await attachSideFeatures(ds, settings, requests.itemIds, requests.userIds, log);
   const diag = retrieverListDiagnostics(ds, { k: 6, maxGap: 0.05 });
   const { splits } = datasetSummary(ds);
   const summary: PrepareSummary = {
@@ -232,6 +255,32 @@ async function buildPrepared(
       settings: { ...settings, json: undefined },
     },
   };
+}
+
+/** Adds MovieLens item and user features (when their files are given) to a dataset. */
+async function attachSideFeatures(
+  ds: RerankDataset,
+  settings: PrepareSettings,
+  itemIds: readonly string[],
+  userIds: readonly string[],
+  log: Log,
+): Promise<RerankDataset> {
+  let out = ds;
+  if (settings.itemMeta) {
+    const f = itemFeatureMatrix(await loadMovieLensItems(settings.itemMeta), itemIds);
+    log(
+      `item features: ${f.dim} columns from ${settings.itemMeta} (${f.missing} items without metadata)`,
+    );
+    out = { ...out, itemFeatures: f.data, itemFeatureDim: f.dim };
+  }
+  if (settings.userMeta) {
+    const f = userFeatureMatrix(await loadMovieLensUsers(settings.userMeta), userIds);
+    log(
+      `user features: ${f.dim} columns from ${settings.userMeta} (${f.missing} users without metadata)`,
+    );
+    out = { ...out, userFeatures: f.data, userFeatureDim: f.dim };
+  }
+  return out;
 }
 
 const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);

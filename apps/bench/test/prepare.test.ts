@@ -29,6 +29,15 @@ const files: Record<string, string> = {
   'train.txt':
     Array.from({ length: USERS }, (_, u) => `${u + 1} ${byUser(u).join(' ')}`).join('\n') + '\n',
 };
+files['movies.dat'] =
+  Array.from(
+    { length: 29 },
+    (_, i) => `${i + 1}::Movie ${i + 1} (1995)::${i % 2 ? 'Comedy' : 'Drama|Action'}`,
+  ).join('\n') + '\n';
+files['users.dat'] =
+  Array.from({ length: USERS }, (_, u) => `${u + 1}::${u % 2 ? 'F' : 'M'}::25::4::12345`).join(
+    '\n',
+  ) + '\n';
 const dir = tempFiles(files);
 const FORMATS = [
   ['movielens', 'ratings.dat'],
@@ -97,6 +106,28 @@ describe('data prepare', () => {
     expect(c.cached).toBe(false);
     expect(lines.join('\n')).toMatch(/cache: /);
     expect(Array.from(c.ds.scores)).toEqual(Array.from(a.ds.scores));
+  });
+
+  it('attaches MovieLens item and user side features', async () => {
+    const lines: string[] = [];
+    const { ds } = await prepareDataset(
+      small('movielens', 'ratings.dat', join(dir, 'cache-meta'), {
+        itemMeta: join(dir, 'movies.dat'),
+        userMeta: join(dir, 'users.dat'),
+      }),
+      (l) => lines.push(l),
+    );
+    // 18 ML-1M genres; one item (30) has no metadata and gets a zero row.
+    expect(ds.itemFeatureDim).toBe(18);
+    expect(ds.itemFeatures).toHaveLength((ds.numItems + 1) * 18);
+    expect(lines.join('\n')).toMatch(/item features: 18 columns .* \(1 items without metadata\)/);
+    // one-hot gender (2) + age bucket (7) + occupation (21)
+    expect(ds.userFeatureDim).toBe(30);
+    expect(ds.userFeatures).toHaveLength(ds.numUsers * 30);
+    let ones = 0;
+    for (let u = 0; u < ds.numUsers; u++)
+      ones += ds.userFeatures![u * 30]! + ds.userFeatures![u * 30 + 1]!;
+    expect(ones).toBe(USERS); // exactly one gender column set per user
   });
 
   it('is deterministic for a seed', async () => {
