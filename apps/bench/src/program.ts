@@ -3,6 +3,7 @@ import { BACKEND_CHOICES } from './backend';
 import { registerDataCommands } from './commands/data';
 import { registerPerfCommand } from './commands/perf';
 import { registerSuiteCommand } from './commands/suite';
+import { registerTrainCommand } from './commands/train';
 
 /** Version printed by `dnr-bench --version` (kept in step with apps/bench/package.json). */
 export const BENCH_VERSION = '0.0.0';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerDataCommands(program);
   registerSuiteCommand(program);
+  registerTrainCommand(program);
   registerPerfCommand(program);
   for (const command of program.commands) {
     command.exitOverride();

@@ -1,6 +1,7 @@
 // PRM speed measurements on the built package (run `npx tsup` first).
 // Usage: node bench/run-perf.mjs [wasm|cpu] [--steps N] [--user-encoder transformer|mean]
 //        [--dense fast|tfjs] [--bmm auto|tfjs] [--batch 256] [--skip-inference] [--skip-training]
+//        [--prm-fast on|off] (off: PRM inference through the tfjs kernels, as before the fast path)
 import '@tensorflow/tfjs'; // registers the gradients training needs (and the cpu backend)
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
@@ -10,6 +11,7 @@ import {
   measurePrmTraining,
   setBatchedMatMulMode,
   setDenseMode,
+  setPrmFastInference,
 } from '../dist/index.js';
 
 const args = process.argv.slice(2);
@@ -22,11 +24,13 @@ await tf.setBackend(backend);
 await tf.ready();
 setDenseMode(opt('dense', 'fast'));
 setBatchedMatMulMode(opt('bmm', 'auto'));
+setPrmFastInference(opt('prm-fast', 'on') !== 'off');
 const matmul = measureMatmulGflops();
 const result = {
   backend: tf.getBackend(),
   dense: opt('dense', 'fast'),
   bmm: opt('bmm', 'auto'),
+  prmFast: opt('prm-fast', 'on'),
   matmul,
 };
 if (!args.includes('--skip-training')) {

@@ -25,9 +25,35 @@ export { registerReranker, createReranker, listRerankers } from './registry';
 export type { SerializedReranker } from './serialize';
 export { serializeReranker, loadReranker, encodeReranker, decodeReranker } from './serialize';
 
-export type { PrmConfig, ResolvedPrmConfig, ScoreUsage } from './models/prm';
+export type { PrmConfig, PrmSideFeatures, ResolvedPrmConfig, ScoreUsage } from './models/prm';
+export { setPrmFastInference, prmFastInferenceEnabled } from './models/prm-fast';
 export { Prm, PRM_DEFAULTS, resolvePrmConfig, prmForwardFlops } from './models/prm';
-export type { UserEncoderKind, UserStateEncoderOptions } from './encoders/user-state';
+export type {
+  PierConfig,
+  ResolvedPierConfig,
+  PierRerankOptions,
+  PierRerankResult,
+} from './models/pier';
+export { Pier, PIER_DEFAULTS, resolvePierConfig } from './models/pier';
+export type { AttentionResult } from './models/pier-attention';
+export {
+  distanceBias,
+  omnidirectionalAttention,
+  omnidirectionalAttentionWithProbs,
+  omnidirectionalBlock,
+  targetAttention,
+} from './models/pier-attention';
+export {
+  candidatePermutations,
+  hammingSimilarity,
+  interestEmbedding,
+  permutationEmbedding,
+  positionWeight,
+  selectBySimHash,
+  simHash,
+  simHashPlanes,
+} from './models/pier-fpsm';
+export type { ItemLookup, UserEncoderKind, UserStateEncoderOptions } from './encoders/user-state';
 export { UserStateEncoder } from './encoders/user-state';
 
 export type { DenseActivation, DenseMode } from './engine/dense';
@@ -48,6 +74,8 @@ export {
   setBatchedMatMulMode,
   simdKernelAvailable,
 } from './engine/simd-bmm';
+export type { GemmKernel } from './engine/simd-gemm';
+export { GemmArena, simdGemmAvailable } from './engine/simd-gemm';
 export type { Init } from './engine/params';
 export { ParamStore } from './engine/params';
 export { SeedSequence, deriveSeed, mulberry32 } from './engine/random';

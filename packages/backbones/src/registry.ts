@@ -1,5 +1,6 @@
 import type { Reranker } from './reranker';
 import { Prm, type PrmConfig } from './models/prm';
+import { Pier, type PierConfig } from './models/pier';
 
 /**
  * Config type of each registered reranker name. Packages that add rerankers extend it by
@@ -10,13 +11,17 @@ import { Prm, type PrmConfig } from './models/prm';
  */
 export interface RerankerConfigMap {
   prm: PrmConfig;
+  pier: PierConfig;
 }
 
 /** Builds a reranker from its (possibly partial) config. */
 export type RerankerFactory<C> = (config: C) => Reranker;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const factories = new Map<string, RerankerFactory<any>>([['prm', (c: PrmConfig) => new Prm(c)]]);
+const factories = new Map<string, RerankerFactory<any>>([
+  ['prm', (c: PrmConfig) => new Prm(c)],
+  ['pier', (c: PierConfig) => new Pier(c)],
+]);
 
 /**
  * Registers a reranker factory under `name`. Throws if the name is taken, unless `override`.

@@ -70,6 +70,13 @@ export interface Reranker {
   setWeights(weights: readonly NamedWeight[]): void;
   /** Number of scalar parameters. */
   countParams(): number;
+  /**
+   * Optional: restarts the model's internal random streams (dropout masks...) from a state
+   * derived only from its config seed and `epoch`. Trainers call it at the start of every epoch,
+   * so a run resumed from an end-of-epoch checkpoint draws exactly the masks of an uninterrupted
+   * run. Models without internal randomness need not implement it.
+   */
+  setRandomEpoch?(epoch: number): void;
   /** Frees the variables. The model is unusable afterwards. */
   dispose(): void;
 }

@@ -12,6 +12,9 @@ import {
   type TransformerBlockParams,
 } from '../engine/transformer';
 
+/** Maps item ids int32 `[N]` to their representations float32 `[N, d]` (e.g. an embedding lookup). */
+export type ItemLookup = (ids: Tensor1D) => Tensor2D;
+
 /** How the history is encoded into the user state. */
 export type UserEncoderKind = 'transformer' | 'mean';
 
@@ -43,7 +46,7 @@ export interface UserStateEncoderOptions {
 
 /**
  * Shared user-state encoder over the interaction history (protocol section 4): item embeddings
- * (shared table, passed in) plus learned positional embeddings aligned to the most recent item,
+ * (shared table, or a lookup function such as a model's item representation, passed in) plus learned positional embeddings aligned to the most recent item,
  * one Transformer encoder block with padding keys masked, masked mean pooling over real positions,
  * plus (optionally) a user-ID embedding. Not causal: the state pools the whole history.
  * An all-padding history gives the pooled vector 0 (plus the user embedding).
@@ -56,7 +59,7 @@ export class UserStateEncoder {
   constructor(
     store: ParamStore,
     prefix: string,
-    private readonly itemTable: Variable,
+    private readonly itemTable: Variable | ItemLookup,
     readonly options: UserStateEncoderOptions,
   ) {
     const { dim } = options;
@@ -91,7 +94,11 @@ export class UserStateEncoder {
       );
     }
     const valid = tf.cast(tf.notEqual(history, numItems), 'float32') as Tensor2D; // [B, H]
-    let x: Tensor = embeddingLookup(this.itemTable as Tensor2D, tf.reshape(history, [b * h]));
+    const ids = tf.reshape(history, [b * h]) as Tensor1D;
+    let x: Tensor =
+      typeof this.itemTable === 'function'
+        ? this.itemTable(ids)
+        : embeddingLookup(this.itemTable as Tensor2D, ids);
     if (this.options.kind === 'transformer' && this.position && this.block) {
       const pos = tf.slice(this.position, [this.options.historyLength - h, 0], [h, d]);
       x = tf.reshape(tf.add(tf.reshape(x, [b, h, d]), pos), [b * h, d]);

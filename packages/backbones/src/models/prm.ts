@@ -23,10 +23,19 @@
  *   mathematically the same as projecting the concatenation per candidate.
  * - Attention-probability dropout defaults to 0 (PyTorch's encoder layer uses the same rate as
  *   the residual dropout); set `attentionDropout` to match it.
+ *
+ * Optional side features (protocol 0b.7; not in the paper): the item representation used for
+ * candidates and history is `[useIds ? E[i] : 0] + F_item[i] W_fi + b_fi`, and the user state gets
+ * `F_user[u] W_fu + b_fu` added. The feature matrices are constants (not trained, not saved).
+ *
+ * Inference (training = false, no gradient tape) runs a dedicated forward on plain buffers with a
+ * WebAssembly SIMD GEMM (`prm-fast.ts`): the same function, ~5x faster for one request.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs-core';
 import { dense } from '../engine/dense';
+import { tapeActive } from '../engine/tape';
+import { PrmFast, prmFastInferenceEnabled, prmFastSupported } from './prm-fast';
 import { seededDropout } from '../engine/dropout';
 import { embeddingLookup } from '../engine/embedding';
 import { assertGradientsRegistered } from '../engine/gradient-check';
@@ -78,6 +87,24 @@ export interface PrmConfig {
   norm?: NormPlacement;
   /** Seed of the weight initialisation and the dropout masks (non-zero). Default 1. */
   seed?: number;
+  /**
+   * Width Fi of the item side features (0 = none). With Fi > 0 the model needs the matrix
+   * `[(numItems + 1) * Fi]` through `setSideFeatures` (or the constructor); a learned `[Fi, d]`
+   * projection (+ bias) is added to every item representation. Default 0.
+   */
+  itemFeatureDim?: number;
+  /** Width Fu of the user side features (0 = none): `[numUsers * Fu]`, projected and added to the user state. Default 0. */
+  userFeatureDim?: number;
+  /** Learn an item-ID embedding. `false` = content-only (needs `itemFeatureDim > 0`). Default true. */
+  useIds?: boolean;
+}
+
+/** Side-feature matrices of PRM (row-major float32; constants, not trained, not saved). */
+export interface PrmSideFeatures {
+  /** `[(numItems + 1) * itemFeatureDim]`: one row per item, the last row is the padding item. */
+  item?: Float32Array;
+  /** `[numUsers * userFeatureDim]`. */
+  user?: Float32Array;
 }
 
 /** A PRM configuration with every default filled in. */
@@ -99,6 +126,9 @@ export const PRM_DEFAULTS: Omit<ResolvedPrmConfig, 'numItems' | 'numUsers'> = {
   userIdEmbedding: true,
   norm: 'post',
   seed: 1,
+  itemFeatureDim: 0,
+  userFeatureDim: 0,
+  useIds: true,
 };
 
 const KEYS = new Set(['numItems', 'numUsers', ...Object.keys(PRM_DEFAULTS)]);
@@ -139,6 +169,16 @@ export function resolvePrmConfig(config: PrmConfig): ResolvedPrmConfig {
     );
   }
   if (!['post', 'pre'].includes(c.norm)) throw new RangeError(`PRM norm must be post|pre`);
+  for (const k of ['itemFeatureDim', 'userFeatureDim'] as const) {
+    if (!Number.isInteger(c[k]) || c[k] < 0)
+      throw new RangeError(`PRM config '${k}' must be an integer >= 0, got ${String(c[k])}`);
+  }
+  if (typeof c.useIds !== 'boolean') throw new RangeError(`PRM config 'useIds' must be a boolean`);
+  if (!c.useIds && c.itemFeatureDim === 0) {
+    throw new RangeError(
+      `PRM config useIds: false (content-only) needs item side features (itemFeatureDim > 0)`,
+    );
+  }
   if (!Number.isInteger(c.seed) || c.seed === 0) {
     throw new RangeError(
       `PRM seed must be a non-zero integer (tfjs treats 0 as "no seed"), got ${c.seed}`,
@@ -152,8 +192,18 @@ export class Prm implements Reranker {
   readonly name = 'prm';
   readonly config: ResolvedPrmConfig;
   private readonly store: ParamStore;
-  private readonly seeds: SeedSequence;
-  private readonly itemTable: Variable;
+  private seeds: SeedSequence;
+  private readonly itemTable?: Variable;
+  private readonly wItemFeat?: Variable;
+  private readonly bItemFeat?: Variable;
+  private readonly wUserFeat?: Variable;
+  private readonly bUserFeat?: Variable;
+  private itemFeatures?: Tensor2D;
+  private userFeatures?: Tensor2D;
+  private readonly featureArrays: { item?: Float32Array; user?: Float32Array; version: number } = {
+    version: 0,
+  };
+  private fast?: PrmFast | null;
   private readonly rankTable?: Variable;
   private readonly userEncoder: UserStateEncoder;
   private readonly wItem: Variable;
@@ -167,7 +217,12 @@ export class Prm implements Reranker {
   private readonly bOut: Variable;
   private disposed = false;
 
-  constructor(config: PrmConfig) {
+  /**
+   * @param config the (JSON-serializable) configuration
+   * @param sideFeatures the side-feature matrices when `itemFeatureDim` / `userFeatureDim` > 0
+   *   (same as calling {@link Prm.setSideFeatures} afterwards)
+   */
+  constructor(config: PrmConfig, sideFeatures?: PrmSideFeatures) {
     const c = resolvePrmConfig(config);
     this.config = c;
     const d = c.dim;
@@ -176,8 +231,18 @@ export class Prm implements Reranker {
     this.seeds = new SeedSequence(deriveSeed(c.seed, 'dropout'));
     const g = { kind: 'glorotUniform' } as const;
     const z = { kind: 'zeros' } as const;
-    this.itemTable = store.create('item', [c.numItems + 1, d], { kind: 'normal', std: 0.05 });
-    this.userEncoder = new UserStateEncoder(store, 'user_encoder', this.itemTable, {
+    if (c.useIds)
+      this.itemTable = store.create('item', [c.numItems + 1, d], { kind: 'normal', std: 0.05 });
+    if (c.itemFeatureDim > 0) {
+      this.wItemFeat = store.create('features/w_item', [c.itemFeatureDim, d], g);
+      this.bItemFeat = store.create('features/b_item', [d], z);
+    }
+    if (c.userFeatureDim > 0) {
+      this.wUserFeat = store.create('features/w_user', [c.userFeatureDim, d], g);
+      this.bUserFeat = store.create('features/b_user', [d], z);
+    }
+    const lookup = (ids: Tensor1D) => this.itemRepresentation(ids);
+    this.userEncoder = new UserStateEncoder(store, 'user_encoder', lookup, {
       kind: c.userEncoder,
       dim: d,
       historyLength: c.historyLength,
@@ -205,6 +270,7 @@ export class Prm implements Reranker {
     }
     this.wOut = store.create('output/w', [d, 1], g);
     this.bOut = store.create('output/b', [1], z);
+    if (sideFeatures) this.setSideFeatures(sideFeatures);
   }
 
   private check(): void {
@@ -212,15 +278,157 @@ export class Prm implements Reranker {
   }
 
   /**
+   * Supplies the side-feature matrices (copied; constants, not trainable, not part of
+   * `getWeights()` / saved models: give them again after `loadReranker`). Either may be omitted
+   * to keep the one set before. Lengths are validated against the config.
+   */
+  setSideFeatures(features: PrmSideFeatures): void {
+    this.check();
+    const c = this.config;
+    const take = (
+      key: 'item' | 'user',
+      data: Float32Array | undefined,
+      rows: number,
+      width: number,
+      dimKey: string,
+    ): Float32Array | undefined => {
+      if (data === undefined) return undefined;
+      if (!(data instanceof Float32Array))
+        throw new TypeError(`PRM side features '${key}' must be a Float32Array`);
+      if (width === 0) {
+        throw new Error(`PRM got ${key} side features but its config has ${dimKey} = 0`);
+      }
+      if (data.length !== rows * width) {
+        throw new RangeError(
+          `PRM ${key} side features have length ${data.length}, expected ${rows} rows x ${dimKey} ${width} = ${rows * width}`,
+        );
+      }
+      for (let i = 0; i < data.length; i++) {
+        if (!Number.isFinite(data[i])) {
+          throw new RangeError(`PRM ${key} side features: value ${i} is ${String(data[i])}`);
+        }
+      }
+      return Float32Array.from(data);
+    };
+    const item = take('item', features.item, c.numItems + 1, c.itemFeatureDim, 'itemFeatureDim');
+    const user = take('user', features.user, c.numUsers, c.userFeatureDim, 'userFeatureDim');
+    if (item) {
+      this.itemFeatures?.dispose();
+      this.itemFeatures = tf.tensor2d(item, [c.numItems + 1, c.itemFeatureDim]);
+      this.featureArrays.item = item;
+    }
+    if (user) {
+      this.userFeatures?.dispose();
+      this.userFeatures = tf.tensor2d(user, [c.numUsers, c.userFeatureDim]);
+      this.featureArrays.user = user;
+    }
+    this.featureArrays.version++;
+  }
+
+  private checkFeatures(): void {
+    const c = this.config;
+    if (c.itemFeatureDim > 0 && !this.itemFeatures) {
+      throw new Error(
+        `PRM has itemFeatureDim = ${c.itemFeatureDim} but no item features: call setSideFeatures({ item }) (side features are not saved with the weights)`,
+      );
+    }
+    if (c.userFeatureDim > 0 && !this.userFeatures) {
+      throw new Error(
+        `PRM has userFeatureDim = ${c.userFeatureDim} but no user features: call setSideFeatures({ user }) (side features are not saved with the weights)`,
+      );
+    }
+  }
+
+  /** `[useIds ? E[ids] : 0] + F_item[ids] W_fi + b_fi`, float32 `[N, d]`. */
+  private itemRepresentation(ids: Tensor1D): Tensor2D {
+    const n = ids.shape[0];
+    let e: Tensor2D | undefined = this.itemTable
+      ? embeddingLookup(this.itemTable as Tensor2D, ids)
+      : undefined;
+    if (this.itemFeatures && this.wItemFeat && this.bItemFeat) {
+      const f = tf.gatherND(this.itemFeatures, tf.reshape(ids, [n, 1])) as Tensor2D;
+      const p = dense(f, this.wItemFeat as Tensor2D, this.bItemFeat as Tensor1D);
+      e = e ? (tf.add(e, p) as Tensor2D) : p;
+    }
+    if (!e) throw new Error('PRM: no item representation (useIds false without item features)');
+    return e;
+  }
+
+  private validateLists(batch: RerankBatchTensors): void {
+    const [b, l] = batch.items.shape;
+    if (batch.items.dtype !== 'int32')
+      throw new Error(`items must be int32, got ${batch.items.dtype}`);
+    if (batch.scores.shape[0] !== b || batch.scores.shape[1] !== l) {
+      throw new Error(
+        `scores shape [${batch.scores.shape.join(',')}] differs from items [${b},${l}]`,
+      );
+    }
+    if (l > this.config.maxListSize)
+      throw new Error(`list size ${l} exceeds maxListSize ${this.config.maxListSize}`);
+    if (batch.ranks && (batch.ranks.shape[0] !== b || batch.ranks.shape[1] !== l)) {
+      throw new Error(
+        `ranks shape [${batch.ranks.shape.join(',')}] differs from items [${b},${l}]`,
+      );
+    }
+  }
+
+  /** The fast inference path, when it applies to this call (see `prm-fast.ts`). */
+  private fastPath(training: boolean, batchSize: number): PrmFast | null {
+    if (training || !prmFastInferenceEnabled() || tapeActive()) return null;
+    const be = tf.getBackend();
+    if (be !== 'wasm' && be !== 'cpu' && batchSize > 4) return null;
+    if (this.fast === undefined) {
+      this.fast = prmFastSupported(this.config) ? new PrmFast(this.config, this.store) : null;
+    }
+    if (!this.fast) return null;
+    this.checkFeatures();
+    this.fast.sync(this.featureArrays);
+    return this.fast;
+  }
+
+  private fastEncode(fast: PrmFast, batch: Pick<RerankBatchTensors, 'user' | 'history'>) {
+    const [b, h] = batch.history.shape;
+    if (batch.history.dtype !== 'int32')
+      throw new Error(`history must be int32, got ${batch.history.dtype}`);
+    if (batch.user.shape[0] !== b)
+      throw new Error(`user has ${batch.user.shape[0]} rows, history has ${b}`);
+    if (h > this.config.historyLength) {
+      throw new Error(
+        `history length ${h} exceeds the configured historyLength ${this.config.historyLength}`,
+      );
+    }
+    return fast.encodeUsers(
+      batch.user.dataSync(),
+      batch.history.dataSync(),
+      b,
+      h,
+      this.featureArrays,
+    );
+  }
+  /**
    * Encodes the history into the user state.
    * @param batch user int32 `[B]`, history int32 `[B, H]`
    * @returns float32 `[B, dim]`
    */
   encodeUser(batch: Pick<RerankBatchTensors, 'user' | 'history'>, options: ScoreOptions): Tensor2D {
     this.check();
-    return tf.tidy(() =>
-      this.userEncoder.encode(batch.user, batch.history, options.training, this.seeds),
-    );
+    const fast = this.fastPath(options.training, batch.history.shape[0]);
+    if (fast) {
+      return tf.tensor2d(this.fastEncode(fast, batch), [batch.history.shape[0], this.config.dim]);
+    }
+    this.checkFeatures();
+    return tf.tidy(() => {
+      let state = this.userEncoder.encode(batch.user, batch.history, options.training, this.seeds);
+      if (this.userFeatures && this.wUserFeat && this.bUserFeat) {
+        const b = batch.user.shape[0];
+        const f = tf.gatherND(this.userFeatures, tf.reshape(batch.user, [b, 1])) as Tensor2D;
+        state = tf.add(
+          state,
+          dense(f, this.wUserFeat as Tensor2D, this.bUserFeat as Tensor1D),
+        ) as Tensor2D;
+      }
+      return state;
+    });
   }
 
   /**
@@ -234,27 +442,28 @@ export class Prm implements Reranker {
     const c = this.config;
     const [b, l] = batch.items.shape;
     const d = c.dim;
-    if (batch.items.dtype !== 'int32')
-      throw new Error(`items must be int32, got ${batch.items.dtype}`);
-    if (batch.scores.shape[0] !== b || batch.scores.shape[1] !== l) {
-      throw new Error(
-        `scores shape [${batch.scores.shape.join(',')}] differs from items [${b},${l}]`,
-      );
-    }
-    if (l > c.maxListSize) throw new Error(`list size ${l} exceeds maxListSize ${c.maxListSize}`);
+    this.validateLists(batch);
     if (state.rank !== 2 || state.shape[0] !== b || state.shape[1] !== d) {
       throw new Error(`state must be [${b},${d}], got [${state.shape.join(',')}]`);
     }
-    if (batch.ranks && (batch.ranks.shape[0] !== b || batch.ranks.shape[1] !== l)) {
-      throw new Error(
-        `ranks shape [${batch.ranks.shape.join(',')}] differs from items [${b},${l}]`,
-      );
-    }
     const { training } = options;
+    const fast = this.fastPath(training, b);
+    if (fast) {
+      const out = fast.scoreLists(
+        batch.items.dataSync(),
+        batch.scores.dataSync(),
+        batch.ranks?.dataSync(),
+        state.dataSync(),
+        b,
+        l,
+      );
+      return tf.tensor2d(out, [b, l]);
+    }
+    this.checkFeatures();
     return tf.tidy(() => {
       const n = b * l;
       const s = tf.reshape(batch.scores, [n, 1]);
-      let e: Tensor2D = embeddingLookup(this.itemTable as Tensor2D, tf.reshape(batch.items, [n]));
+      let e: Tensor2D = this.itemRepresentation(tf.reshape(batch.items, [n]));
       if (c.scoreUsage === 'weight') e = tf.mul(e, s);
       const itemPart = tf.reshape(dense(e, this.wItem as Tensor2D), [b, l, d]);
       const userPart = tf.reshape(
@@ -308,6 +517,21 @@ export class Prm implements Reranker {
    */
   score(batch: RerankBatchTensors, options: ScoreOptions): Tensor2D {
     this.check();
+    const [b, l] = batch.items.shape;
+    const fast = this.fastPath(options.training, b);
+    if (fast && batch.history.shape[0] === b) {
+      this.validateLists(batch);
+      const states = this.fastEncode(fast, batch);
+      const out = fast.scoreLists(
+        batch.items.dataSync(),
+        batch.scores.dataSync(),
+        batch.ranks?.dataSync(),
+        states,
+        b,
+        l,
+      );
+      return tf.tensor2d(out, [b, l]);
+    }
     return tf.tidy(() => this.scoreWithState(batch, this.encodeUser(batch, options), options));
   }
 
@@ -344,10 +568,18 @@ export class Prm implements Reranker {
     this.seeds.reset();
   }
 
+  /** Re-derives the dropout seeds from (config seed, epoch): see {@link Reranker.setRandomEpoch}. */
+  setRandomEpoch(epoch: number): void {
+    this.seeds = new SeedSequence(deriveSeed(this.config.seed, 'dropout', 'epoch', epoch));
+  }
+
   /** Frees every variable; later calls on this model throw. Idempotent. */
   dispose(): void {
     if (this.disposed) return;
     this.store.dispose();
+    this.itemFeatures?.dispose();
+    this.userFeatures?.dispose();
+    this.fast = null;
     this.disposed = true;
   }
 }

@@ -1,0 +1,110 @@
+import { type Command, Option } from 'commander';
+import { INTERACTION_FORMATS } from '@dnr/data';
+import { BACKEND_CHOICES } from '../backend';
+import { flagsOf, parseIntFlag, parseNumberFlag } from '../options';
+import { resolveSettings } from '../settings';
+import { TRAIN_METHODS, formatTrainReport, runTrain, trainSchema } from '../train';
+
+/** Registers `dnr-bench train`. */
+export function registerTrainCommand(program: Command): void {
+  program
+    .command('train')
+    .description(
+      'Train one reranker (plain BCE) with early stopping on validation NDCG@6; writes <out>/<run-id>/{config.json, log.jsonl, checkpoint.bin, best.dnrr, metrics.json}. Rerunning resumes an interrupted run and skips a finished one.',
+    )
+    .addOption(new Option('--method <name>', 'reranker').choices(TRAIN_METHODS))
+    .addOption(
+      new Option(
+        '--score-usage <mode>',
+        'how the retriever score enters the model (default none)',
+      ).choices(['none', 'concat', 'add', 'weight']),
+    )
+    .option('--dataset <name>', "'lab' (default) or <format>:<file>")
+    .option('--lab-seed <n>', 'seed of the synthetic lab dataset (default 2026)', parseIntFlag)
+    .addOption(
+      new Option('--format <format>', 'input format of a file dataset').choices(
+        INTERACTION_FORMATS,
+      ),
+    )
+    .option('--input <file>', 'interaction file; prepared (and cached) as by `data prepare`')
+    .option('--min-interactions <n>', 'data: k-core k (default 20)', parseIntFlag)
+    .option(
+      '--positive-threshold <r>',
+      'data: ratings >= r are positives (default 3)',
+      parseNumberFlag,
+    )
+    .option('--list-size <n>', 'data: candidates per list (default 50)', parseIntFlag)
+    .option('--window-size <n>', 'data: items per request window (default 6)', parseIntFlag)
+    .option('--history-cap <n>', 'data: history items kept per request (default 50)', parseIntFlag)
+    .addOption(
+      new Option('--split <mode>', 'data: per-user window split (default ratio)').choices([
+        'ratio',
+        'leave-last',
+      ]),
+    )
+    .addOption(
+      new Option('--candidates <mode>', 'data: candidate lists (default sampled)').choices([
+        'sampled',
+        'top',
+      ]),
+    )
+    .addOption(
+      new Option('--retriever-mode <mode>', 'data: retriever fitting (default crossfit)').choices([
+        'crossfit',
+        'temporal',
+        'shared',
+      ]),
+    )
+    .option('--folds <k>', 'data: cross-fitting folds (default 2)', parseIntFlag)
+    .option('--retriever-dim <d>', 'data: MF embedding size (default 128)', parseIntFlag)
+    .option('--negatives <n>', 'data: MF negatives per positive (default 4)', parseIntFlag)
+    .option('--retriever-epochs <n>', 'data: maximum MF epochs (default 100)', parseIntFlag)
+    .option(
+      '--retriever-patience <n>',
+      'data: MF early-stopping patience (default 3)',
+      parseIntFlag,
+    )
+    .option('--data-seed <n>', 'data: seed of retrievers and negatives (default 1)', parseIntFlag)
+    .option('--cache-dir <dir>', 'where prepared datasets are cached (default .dnr-cache)')
+    .option('--dim <d>', 'model width (default: the model default, 128 for PRM)', parseIntFlag)
+    .option('--blocks <n>', 'Transformer blocks (PRM default 2)', parseIntFlag)
+    .option('--heads <n>', 'attention heads (PRM default 4)', parseIntFlag)
+    .option('--ffn-dim <n>', 'feed-forward width (PRM default 256)', parseIntFlag)
+    .option('--dropout <p>', 'dropout rate (PRM default 0.1)', parseNumberFlag)
+    .option('--epochs <n>', 'maximum epochs (default 100)', parseIntFlag)
+    .option('--batch-size <n>', 'training lists per batch (default 256)', parseIntFlag)
+    .option('--eval-batch-size <n>', 'lists per evaluation batch (default 512)', parseIntFlag)
+    .option('--lr <x>', 'Adam learning rate (default 0.001)', parseNumberFlag)
+    .option(
+      '--weight-decay <x>',
+      'decoupled (AdamW-style) weight decay (default 0)',
+      parseNumberFlag,
+    )
+    .option('--patience <n>', 'early-stopping patience in epochs (default 5)', parseIntFlag)
+    .option('--patience-start <n>', 'first epoch counted by patience (default 1)', parseIntFlag)
+    .option('--seed <n>', 'seed of model init, dropout and shuffles (default 1)', parseIntFlag)
+    .addOption(
+      new Option('--backend <name>', 'tfjs backend (default auto)').choices(BACKEND_CHOICES),
+    )
+    .option('--out <dir>', 'results directory (default results)')
+    .option(
+      '--run-id <id>',
+      'run directory name (default <dataset>-<method>-<score-usage>-s<seed>)',
+    )
+    .option('--force', 'retrain a finished run from scratch')
+    .option('--restart', "discard an interrupted run's checkpoint instead of resuming it")
+    .option('--json', 'print the final metrics as one JSON object')
+    .option('--config <file>', 'JSON run file with any of these settings (flags override it)')
+    .action(async (opts: Record<string, unknown>) => {
+      const settings = await resolveSettings(trainSchema, {
+        configPath: opts.config as string | undefined,
+        flags: flagsOf(opts),
+      });
+      const log = (line: string): void => void process.stderr.write(`${line}\n`);
+      const command = `dnr-bench ${process.argv.slice(2).join(' ')}`;
+      const report = await runTrain(settings, log, command);
+      process.stdout.write(
+        settings.json ? `${JSON.stringify(report)}\n` : `${formatTrainReport(report)}\n`,
+      );
+    });
+}

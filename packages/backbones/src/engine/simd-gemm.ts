@@ -1,0 +1,283 @@
+/*
+ * A general matrix product C = act(A · B + bias) as a tiny hand-assembled WebAssembly SIMD kernel
+ * working on one linear memory the caller owns (no copies): the building block of the
+ * single-request inference path (see `src/models/prm-infer.ts`).
+ *
+ * Blocking: 4 rows x 8 columns per inner step (8 f32x4 accumulators), so `m` is rounded up to a
+ * multiple of 4 (the caller's buffers must have room for the padded rows, whose values are
+ * garbage) and `n` must be a multiple of 8. Row strides are free, so a head's slice of a packed
+ * Q|K|V matrix is an operand without a copy. All pointers and strides are in bytes.
+ */
+
+function functionBody(R: number, CV: number): number[] {
+  const c: number[] = [];
+  const emit = (...parts: number[][]) => {
+    for (const p of parts) c.push(...p);
+  };
+  const get = (i: number) => [0x20, i];
+  const set = (i: number) => [0x21, i];
+  const tee = (i: number) => [0x22, i];
+  const i32 = (v: number) => [0x41, v]; // 0 <= v < 64
+  const add = () => [0x6a];
+  const shl = () => [0x74];
+  const ltU = () => [0x49];
+  const loop = () => [0x03, 0x40];
+  const ifThen = () => [0x04, 0x40];
+  const end = () => [0x0b];
+  const brIf0 = () => [0x0d, 0x00];
+  const splatLoad = () => [0xfd, 0x09, 0x02, 0x00]; // v128.load32_splat
+  const vload = (off: number) => [0xfd, 0x00, 0x04, off];
+  const vstore = (off: number) => [0xfd, 0x0b, 0x04, off];
+  const fadd = () => [0xfd, 0xe4, 0x01];
+  const fmul = () => [0xfd, 0xe6, 0x01];
+  const fmax = () => [0xfd, 0xeb, 0x01]; // f32x4.pmax: a < b ? b : a, i.e. max(x, 0) with x first
+  const vzero = () => [0xfd, 0x0c, ...new Array<number>(16).fill(0)];
+  // params: 0 m, 1 k, 2 n, 3 pa, 4 lda, 5 pb, 6 ldb, 7 pc, 8 ldc, 9 pbias, 10 relu
+  // i32 locals: 11 i, 12 j, 13 kk, 14 pB, 15 pC, 16 rowA, 17 rowC, 18.. pA[r]
+  const pA = (r: number) => 18 + r;
+  const nI32 = 7 + R;
+  const V = 11 + nI32; // first v128 local
+  const acc = (r: number, h: number) => V + CV * r + h;
+  const bv = (h: number) => V + R * CV + h;
+  const av = V + R * CV + CV;
+  const zero = av + 1;
+  const nV128 = R * CV + CV + 2;
+  const W = CV * 4; // columns per step
+  // columns outer (a W-column strip of B stays in L1), rows inner
+  emit(vzero(), set(zero));
+  emit(i32(0), set(12));
+  emit(loop()); // columns, W at a time
+  emit(i32(0), set(11), get(3), set(16), get(7), set(17));
+  emit(loop()); // rows, R at a time
+  emit(get(9), get(12), i32(2), shl(), add(), set(14));
+  for (let h = 0; h < CV; h++) emit(get(14), vload(16 * h), set(bv(h)));
+  for (let r = 0; r < R; r++) for (let h = 0; h < CV; h++) emit(get(bv(h)), set(acc(r, h)));
+  emit(get(16), set(pA(0)));
+  for (let r = 1; r < R; r++) emit(get(pA(r - 1)), get(4), add(), set(pA(r)));
+  emit(get(5), get(12), i32(2), shl(), add(), set(14));
+  emit(i32(0), set(13));
+  emit(loop()); // inner dimension
+  for (let h = 0; h < CV; h++) emit(get(14), vload(16 * h), set(bv(h)));
+  for (let r = 0; r < R; r++) {
+    emit(get(pA(r)), splatLoad(), set(av));
+    for (let h = 0; h < CV; h++)
+      emit(get(acc(r, h)), get(av), get(bv(h)), fmul(), fadd(), set(acc(r, h)));
+    emit(get(pA(r)), i32(4), add(), set(pA(r)));
+  }
+  emit(get(14), get(6), add(), set(14));
+  emit(get(13), i32(1), add(), tee(13), get(1), ltU(), brIf0());
+  emit(end());
+  emit(get(10), ifThen());
+  for (let r = 0; r < R; r++) {
+    for (let h = 0; h < CV; h++) emit(get(acc(r, h)), get(zero), fmax(), set(acc(r, h)));
+  }
+  emit(end());
+  emit(get(17), get(12), i32(2), shl(), add(), set(15));
+  for (let r = 0; r < R; r++) {
+    for (let h = 0; h < CV; h++) emit(get(15), get(acc(r, h)), vstore(16 * h));
+    if (r < R - 1) emit(get(15), get(8), add(), set(15));
+  }
+  for (let r = 0; r < R; r++)
+    emit(get(16), get(4), add(), set(16), get(17), get(8), add(), set(17));
+  emit(get(11), i32(R), add(), tee(11), get(0), ltU(), brIf0());
+  emit(end());
+  emit(get(12), i32(W), add(), tee(12), get(2), ltU(), brIf0());
+  emit(end());
+  emit(end()); // function
+  return [0x02, nI32, 0x7f, nV128, 0x7b, ...c];
+}
+
+function moduleBytes(): Uint8Array {
+  const bodies = [functionBody(2, 4), functionBody(2, 2), functionBody(2, 1)];
+  const leb = (n: number) => {
+    const out: number[] = [];
+    do {
+      let byte = n & 0x7f;
+      n >>>= 7;
+      if (n !== 0) byte |= 0x80;
+      out.push(byte);
+    } while (n !== 0);
+    return out;
+  };
+  const section = (id: number, content: number[]) => [id, ...leb(content.length), ...content];
+  const str = (s: string) => [s.length, ...Array.from(s, (ch) => ch.charCodeAt(0))];
+  const bytes = [
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...section(1, [0x01, 0x60, 11, ...new Array<number>(11).fill(0x7f), 0x00]),
+    ...section(2, [0x01, ...str('env'), ...str('memory'), 0x02, 0x00, 0x01]),
+    ...section(3, [0x03, 0x00, 0x00, 0x00]),
+    ...section(7, [
+      0x03,
+      ...str('gemm16'),
+      0x00,
+      0x00,
+      ...str('gemm8'),
+      0x00,
+      0x01,
+      ...str('gemm4'),
+      0x00,
+      0x02,
+    ]),
+    ...section(10, [0x03, ...bodies.flatMap((b) => [...leb(b.length), ...b])]),
+  ];
+  return Uint8Array.from(bytes);
+}
+
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+
+interface WasmApi {
+  Memory: new (d: { initial: number }) => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object, imports: object) => { exports: Record<string, unknown> };
+}
+
+/** The raw kernel: byte pointers and byte strides into the arena's memory. */
+export type GemmKernel = (
+  m: number,
+  k: number,
+  n: number,
+  pa: number,
+  lda: number,
+  pb: number,
+  ldb: number,
+  pc: number,
+  ldc: number,
+  pbias: number,
+  relu: number,
+) => void;
+
+let compiled: object | null | undefined;
+
+function compile(): object | null {
+  if (compiled !== undefined) return compiled;
+  const wa = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+  try {
+    compiled = wa ? new wa.Module(moduleBytes()) : null;
+  } catch {
+    compiled = null; // no WebAssembly SIMD
+  }
+  return compiled;
+}
+
+/** True when WebAssembly SIMD is available (the GEMM kernels compile). */
+export function simdGemmAvailable(): boolean {
+  return compile() !== null;
+}
+
+/**
+ * A fixed-size float32 arena in its own WebAssembly memory with the GEMM kernels bound to it.
+ * Allocation is a bump pointer (16-byte aligned); the memory never grows after construction, so
+ * {@link GemmArena.heap} stays valid.
+ */
+export class GemmArena {
+  /** The whole arena as floats; buffers are float indices into it. */
+  readonly heap: Float32Array;
+  private readonly k16: GemmKernel;
+  private readonly k8: GemmKernel;
+  private readonly k4: GemmKernel;
+  private top = 16; // bytes 0..15 unused so that no buffer starts at address 0
+  private readonly bytes: number;
+
+  /** @param floats capacity in float32 values */
+  constructor(floats: number) {
+    const mod = compile();
+    const wa = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+    if (!mod || !wa) throw new Error('WebAssembly SIMD is not available');
+    this.bytes = Math.ceil((floats * 4 + 1024) / 65536) * 65536;
+    const memory = new wa.Memory({ initial: this.bytes / 65536 });
+    const instance = new wa.Instance(mod, { env: { memory } });
+    this.k16 = instance.exports['gemm16'] as GemmKernel;
+    this.k8 = instance.exports['gemm8'] as GemmKernel;
+    this.k4 = instance.exports['gemm4'] as GemmKernel;
+    this.heap = new Float32Array(memory.buffer);
+  }
+
+  /** Reserves `floats` zeroed values; returns the float index of the first (16-byte aligned). */
+  alloc(floats: number): number {
+    const at = this.top;
+    const next = at + Math.ceil((floats * 4) / 16) * 16;
+    if (next > this.bytes)
+      throw new Error(`GemmArena: out of space (${next} > ${this.bytes} bytes)`);
+    this.top = next;
+    return at / 4;
+  }
+
+  /**
+   * `C = act(A · B + bias)` on arena buffers given as float indices and float row strides:
+   * A `[m, k]`, B `[k, n]`, C `[m, n]`, bias `[n]` (required: pass a zero buffer for none).
+   * Rows are processed in pairs: for odd `m`, row `m` of A is read and row `m` of C is written
+   * (the caller's buffers must have that spare row; its values are meaningless).
+   */
+  gemm(
+    m: number,
+    k: number,
+    n: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    bias: number,
+    relu = false,
+  ): void {
+    if (m <= 0 || k <= 0 || n <= 0) return;
+    const r = relu ? 1 : 0;
+    let j = 0;
+    const n16 = n & ~15;
+    if (n16 > 0) this.k16(m, k, n16, a * 4, lda * 4, b * 4, ldb * 4, c * 4, ldc * 4, bias * 4, r);
+    j = n16;
+    if (n - j >= 8) {
+      this.k8(
+        m,
+        k,
+        8,
+        a * 4,
+        lda * 4,
+        (b + j) * 4,
+        ldb * 4,
+        (c + j) * 4,
+        ldc * 4,
+        (bias + j) * 4,
+        r,
+      );
+      j += 8;
+    }
+    if (n - j >= 4) {
+      this.k4(
+        m,
+        k,
+        4,
+        a * 4,
+        lda * 4,
+        (b + j) * 4,
+        ldb * 4,
+        (c + j) * 4,
+        ldc * 4,
+        (bias + j) * 4,
+        r,
+      );
+      j += 4;
+    }
+    if (j < n) {
+      const h = this.heap;
+      for (let i = 0; i < m; i++) {
+        for (let jj = j; jj < n; jj++) {
+          let s = h[bias + jj] as number;
+          for (let t = 0; t < k; t++)
+            s += (h[a + i * lda + t] as number) * (h[b + t * ldb + jj] as number);
+          h[c + i * ldc + jj] = relu && s < 0 ? 0 : s;
+        }
+      }
+    }
+  }
+}
