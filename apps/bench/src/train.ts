@@ -89,6 +89,12 @@ export const trainSchema = z.object({
   heads: z.int().min(1).max(256).optional(),
   ffnDim: z.int().min(1).max(65536).optional(),
   dropout: z.number().min(0).lt(1).optional(),
+  /** History encoder: a Transformer block (model default) or masked mean pooling (cheap). */
+  userEncoder: z.enum(['transformer', 'mean']).optional(),
+  /** Feed the dataset's item/user side features to models that take them (PRM). */
+  sideFeatures: z.boolean().default(true),
+  /** Item-id embeddings (false with side features = a content-only reranker). */
+  useIds: z.boolean().default(true),
   epochs: z.int().min(1).max(100_000).default(100),
   batchSize: z.int().min(1).max(1_000_000).default(256),
   evalBatchSize: z.int().min(1).max(1_000_000).default(512),
@@ -170,6 +176,22 @@ export function checkMethodAvailable(method: string, registered: readonly string
   }
 }
 
+/** Gives a model that was configured with side features the dataset's feature matrices. */
+function attachSideFeatures(model: Reranker, ds: RerankDataset, log: Log): void {
+  const config = model.config as { itemFeatureDim?: number; userFeatureDim?: number };
+  if (!config.itemFeatureDim && !config.userFeatureDim) return;
+  const withFeatures = model as Reranker & {
+    setSideFeatures?(f: { item?: Float32Array; user?: Float32Array }): void;
+  };
+  withFeatures.setSideFeatures?.({
+    ...(config.itemFeatureDim && ds.itemFeatures ? { item: ds.itemFeatures } : {}),
+    ...(config.userFeatureDim && ds.userFeatures ? { user: ds.userFeatures } : {}),
+  });
+  log(
+    `side features: item ${config.itemFeatureDim ?? 0} columns, user ${config.userFeatureDim ?? 0} columns`,
+  );
+}
+
 /** The reranker config of a method for a dataset (unset model flags keep the model defaults). */
 export function modelConfig(s: TrainSettings, ds: RerankDataset): Record<string, unknown> {
   const optional = {
@@ -178,8 +200,18 @@ export function modelConfig(s: TrainSettings, ds: RerankDataset): Record<string,
     heads: s.heads,
     ffnDim: s.ffnDim,
     dropout: s.dropout,
+    userEncoder: s.userEncoder,
   };
+  const features =
+    s.method === 'prm' && s.sideFeatures
+      ? {
+          ...(ds.itemFeatureDim ? { itemFeatureDim: ds.itemFeatureDim } : {}),
+          ...(ds.userFeatureDim ? { userFeatureDim: ds.userFeatureDim } : {}),
+        }
+      : {};
   return {
+    ...features,
+    ...(s.useIds ? {} : { useIds: false }),
     numItems: ds.numItems,
     numUsers: ds.numUsers,
     maxListSize: ds.listSize,
@@ -310,6 +342,7 @@ export async function runTrain(
     );
   }
   const model: Reranker = createReranker(settings.method, modelConfig(settings, ds));
+  attachSideFeatures(model, ds, log);
   const objective = new BceObjective(model, { lr: settings.lr, weightDecay: settings.weightDecay });
   let result: TrainResult;
   try {

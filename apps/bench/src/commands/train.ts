@@ -71,6 +71,14 @@ export function registerTrainCommand(program: Command): void {
     .option('--heads <n>', 'attention heads (PRM default 4)', parseIntFlag)
     .option('--ffn-dim <n>', 'feed-forward width (PRM default 256)', parseIntFlag)
     .option('--dropout <p>', 'dropout rate (PRM default 0.1)', parseNumberFlag)
+    .addOption(
+      new Option('--user-encoder <kind>', 'history encoder (model default: transformer)').choices([
+        'transformer',
+        'mean',
+      ]),
+    )
+    .option('--no-side-features', "ignore the dataset's item/user side features")
+    .option('--no-use-ids', 'no item-id embeddings (with side features: a content-only reranker)')
     .option('--epochs <n>', 'maximum epochs (default 100)', parseIntFlag)
     .option('--batch-size <n>', 'training lists per batch (default 256)', parseIntFlag)
     .option('--eval-batch-size <n>', 'lists per evaluation batch (default 512)', parseIntFlag)

@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli, tempFiles } from './helpers';
+
+// The lab's side features reach PRM (and can replace item ids: a content-only reranker).
+const RUN_FILE = {
+  lab: {
+    numUsers: 40,
+    numItems: 60,
+    trainLists: 120,
+    validationLists: 30,
+    testLists: 30,
+    listSize: 20,
+    historyLength: 8,
+  },
+  dim: 16,
+  blocks: 1,
+  heads: 2,
+  ffnDim: 32,
+  batchSize: 64,
+  userEncoder: 'mean',
+};
+
+describe('dnr-bench train with side features', () => {
+  const dir = tempFiles({ 'run.json': JSON.stringify(RUN_FILE) });
+  const base = ['train', '--method', 'prm', '--dataset', 'lab', '--config', join(dir, 'run.json')];
+  const tail = ['--epochs', '1', '--backend', 'cpu', '--out', join(dir, 'results')];
+
+  it('feeds the lab features to PRM by default', async () => {
+    const { stderr, error } = await runCli([...base, ...tail]);
+    expect(error).toBeUndefined();
+    expect(stderr).toMatch(/side features: item 16 columns, user 16 columns/);
+    const config = JSON.parse(
+      readFileSync(join(dir, 'results/lab-prm-none-s1/config.json'), 'utf8'),
+    ) as { model?: Record<string, unknown> };
+    expect(JSON.stringify(config)).toMatch(/"userEncoder":"mean"/);
+  });
+
+  it('trains a content-only PRM and can ignore the features', async () => {
+    const content = await runCli([...base, '--no-use-ids', '--run-id', 'content', ...tail]);
+    expect(content.error).toBeUndefined();
+    expect(content.stderr).toMatch(/side features: item 16/);
+    const plain = await runCli([...base, '--no-side-features', '--run-id', 'ids', ...tail]);
+    expect(plain.error).toBeUndefined();
+    expect(plain.stderr).not.toMatch(/side features/);
+    const noFeatures = await runCli([
+      ...base,
+      '--no-side-features',
+      '--no-use-ids',
+      '--run-id',
+      'nothing',
+      ...tail,
+    ]);
+    expect((noFeatures.error as Error).message).toMatch(/useIds/);
+  });
+});
