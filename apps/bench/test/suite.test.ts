@@ -1,9 +1,9 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { aggregateRuns, formatTable, type RunRecord } from '../src/aggregate';
-import { runCli } from './helpers';
+import { childProcessRunner, runPool, type JobRunner } from '../src/suite-runner';
+import { runCli, tempFiles } from './helpers';
 
 const metrics = (x: number) => ({ hr: x, ndcg: x, map: x, f1: x, auc: x });
 
@@ -29,36 +29,115 @@ describe('aggregateRuns', () => {
   });
 });
 
-describe('dnr-bench suite main --profile quick', () => {
-  it('prints the main table with the reference rows and writes the report JSON', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'dnr-suite-'));
-    const { stdout, stderr, error } = await runCli([
-      'suite',
-      'main',
-      '--profile',
-      'quick',
-      '--seeds',
-      '2',
-      '--backend',
-      'wasm',
-      '--out',
-      out,
-    ]);
+describe('runPool', () => {
+  it('runs at most `jobs` at once, keeps going after a failure and keeps the order', async () => {
+    let running = 0;
+    let peak = 0;
+    const runner: JobRunner = async (spec) => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((r) => setTimeout(r, 5));
+      running--;
+      if (spec.id === 'bad') throw new Error('boom');
+      return { test: { ndcg: 0.5 } } as never;
+    };
+    const specs = ['a', 'bad', 'c', 'd'].map((id) => ({ id, settings: {} }));
+    const lines: string[] = [];
+    const out = await runPool(specs, 2, runner, (l) => lines.push(l));
+    expect(peak).toBe(2);
+    expect(out.map((o) => o.spec.id)).toEqual(['a', 'bad', 'c', 'd']);
+    expect('error' in out[1]!).toBe(true);
+    expect(lines.join('\n')).toMatch(/FAILED bad: boom/);
+    expect(lines.join('\n')).toMatch(/\[4\/4 done/);
+  });
+
+  it('the child-process runner passes the run file and reads the last JSON line', async () => {
+    const dir = tempFiles({
+      'fake-cli.mjs':
+        "import { readFileSync } from 'node:fs';\n" +
+        "const s = JSON.parse(readFileSync(process.argv[4], 'utf8'));\n" +
+        "if (process.argv[2] !== 'train' || process.argv[5] !== '--json') process.exit(3);\n" +
+        "console.error('progress line');\n" +
+        "console.log('noise');\n" +
+        'console.log(JSON.stringify({ runId: s.runId, test: { ndcg: s.seed / 10 } }));\n',
+    });
+    const runner = childProcessRunner(join(dir, 'fake-cli.mjs'), join(dir, 'runs'));
+    const report = await runner({ id: 'r1', settings: { runId: 'r1', seed: 3 } });
+    expect(report).toMatchObject({ runId: 'r1', test: { ndcg: 0.3 } });
+    expect(readFileSync(join(dir, 'runs/r1.log'), 'utf8')).toMatch(/progress line/);
+    writeFileSync(join(dir, 'fail.mjs'), 'process.exit(2);\n');
+    await expect(
+      childProcessRunner(join(dir, 'fail.mjs'), join(dir, 'runs'))({ id: 'r2', settings: {} }),
+    ).rejects.toThrow(/run r2 failed \(exit 2\); see .*r2\.log/);
+  });
+});
+
+// A tiny lab and model so the whole suite trains in seconds in this process.
+const TINY = {
+  overrides: {
+    lab: {
+      numUsers: 40,
+      numItems: 60,
+      trainLists: 120,
+      validationLists: 40,
+      testLists: 40,
+      listSize: 20,
+      historyLength: 8,
+    },
+    dim: 8,
+    heads: 2,
+    ffnDim: 16,
+    epochs: 2,
+  },
+};
+
+describe('dnr-bench suite', () => {
+  const dir = tempFiles({ 'tiny.json': JSON.stringify(TINY) });
+  const out = join(dir, 'results');
+  const args = [
+    'suite',
+    'main',
+    '--profile',
+    'quick',
+    '--seeds',
+    '2',
+    '--jobs',
+    '1',
+    '--backend',
+    'cpu',
+    '--config',
+    join(dir, 'tiny.json'),
+    '--out',
+    out,
+  ];
+
+  it('prints the main table with the reference and PRM rows and writes the report JSON', async () => {
+    const { stdout, stderr, error } = await runCli(args);
     expect(error).toBeUndefined();
-    expect(stderr).toMatch(/^backend: wasm/m);
-    expect(stdout).toMatch(/main · lab · profile quick · 2 seed\(s\)/);
+    expect(stderr).toMatch(/^backend: cpu/m);
+    expect(stderr).toMatch(/8 training runs, in this process/);
+    expect(stdout).toMatch(/main \(Table 1\) · lab · profile quick · 2 seed\(s\)/);
     const report = JSON.parse(readFileSync(join(out, 'suites/quick/lab/main.json'), 'utf8'));
-    expect(report).toMatchObject({ dataset: 'lab', suite: 'main', profile: 'quick', seeds: 2 });
-    const byMethod = Object.fromEntries(
-      report.rows.map((r: { method: string; metrics: Record<string, { mean: number }> }) => [
-        r.method,
-        r.metrics,
-      ]),
-    );
-    // The lab is built so that the truth beats the retriever, which beats chance.
-    expect(byMethod.oracle.ndcg.mean).toBeGreaterThan(byMethod.retriever.ndcg.mean);
-    expect(byMethod.retriever.ndcg.mean).toBeGreaterThan(byMethod.random.ndcg.mean);
+    expect(report).toMatchObject({
+      dataset: 'lab',
+      suite: 'main',
+      profile: 'quick',
+      seeds: 2,
+      failed: [],
+    });
+    expect(report.rows.map((r: { label: string }) => r.label)).toEqual([
+      'oracle (true probabilities)',
+      'retriever order',
+      'PRM',
+      'PRM + c score',
+      'PRM + + score',
+      'PRM + w score',
+    ]);
+    const oracle = report.rows[0].metrics;
+    const retriever = report.rows[1].metrics;
+    expect(oracle.ndcg.mean).toBeGreaterThan(retriever.ndcg.mean);
     for (const row of report.rows) {
+      expect(row.seeds).toBe(2);
       for (const m of ['hr', 'ndcg', 'map', 'f1', 'auc']) {
         expect(row.metrics[m].mean).toBeGreaterThanOrEqual(0);
         expect(row.metrics[m].mean).toBeLessThanOrEqual(1);
@@ -66,8 +145,19 @@ describe('dnr-bench suite main --profile quick', () => {
     }
   });
 
-  it('rejects an unknown suite with the list of suites', async () => {
-    const { error } = await runCli(['suite', 'nope']);
-    expect((error as Error).message).toMatch(/'suite'.*main/s);
+  it('a rerun skips finished runs and gives the same report', async () => {
+    const before = readFileSync(join(out, 'suites/quick/lab/main.json'), 'utf8');
+    const { stderr, error } = await runCli(args);
+    expect(error).toBeUndefined();
+    expect(stderr.match(/finished earlier/g)).toHaveLength(8);
+    const after = readFileSync(join(out, 'suites/quick/lab/main.json'), 'utf8');
+    expect(JSON.parse(after).rows).toEqual(JSON.parse(before).rows);
+  });
+
+  it('rejects an unknown suite and a file profile without input', async () => {
+    const unknown = await runCli(['suite', 'nope']);
+    expect((unknown.error as Error).message).toMatch(/'suite'.*main/s);
+    const noInput = await runCli(['suite', 'scores', '--profile', 'standard', '--backend', 'cpu']);
+    expect((noInput.error as Error).message).toMatch(/give --format and --input/);
   });
 });

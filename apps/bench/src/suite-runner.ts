@@ -1,0 +1,134 @@
+import { spawn } from 'node:child_process';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from './files';
+import { runTrain, trainSchema, type TrainReport } from './train';
+
+/** One training run of a suite: a row at one seed. */
+export interface RunSpec {
+  /** Run id: also the directory name under the runs folder. */
+  readonly id: string;
+  /** Settings of `dnr-bench train` (validated by its schema). */
+  readonly settings: Readonly<Record<string, unknown>>;
+}
+
+export type Log = (line: string) => void;
+
+/** Runs one training run and returns its report. */
+export type JobRunner = (spec: RunSpec) => Promise<TrainReport>;
+
+/**
+ * Runs each job in its own `node <cli> train --config <run file> --json` process (one core each:
+ * the wasm backend is single-threaded). The run file is written next to the run's directory; the
+ * child's progress goes to `<runsDir>/<id>.log`. Training itself resumes or skips finished runs.
+ */
+export function childProcessRunner(cliPath: string, runsDir: string): JobRunner {
+  return async (spec) => {
+    await mkdir(runsDir, { recursive: true });
+    const runFile = join(runsDir, `${spec.id}.run.json`);
+    await writeFileAtomic(runFile, `${JSON.stringify(spec.settings, null, 2)}\n`);
+    const logPath = join(runsDir, `${spec.id}.log`);
+    const logStream = createWriteStream(logPath, { flags: 'a' });
+    return new Promise<TrainReport>((resolve, reject) => {
+      const child = spawn(process.execPath, [cliPath, 'train', '--config', runFile, '--json'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.pipe(logStream);
+      child.on('error', (error) => {
+        logStream.end();
+        reject(error);
+      });
+      child.on('close', (code) => {
+        logStream.end();
+        const last = stdout.trim().split('\n').at(-1) ?? '';
+        if (code !== 0) {
+          reject(new Error(`run ${spec.id} failed (exit ${code}); see ${logPath}`));
+          return;
+        }
+        try {
+          resolve(JSON.parse(last) as TrainReport);
+        } catch {
+          reject(new Error(`run ${spec.id} printed no JSON report; see ${logPath}`));
+        }
+      });
+    });
+  };
+}
+
+/** Runs jobs in this process, one after another (for `--jobs 1` and for tests). */
+export function inProcessRunner(runsDir: string): JobRunner {
+  return async (spec) => {
+    await mkdir(runsDir, { recursive: true });
+    const logPath = join(runsDir, `${spec.id}.log`);
+    const stream = createWriteStream(logPath, { flags: 'a' });
+    try {
+      const settings = trainSchema.parse(spec.settings);
+      return await runTrain(
+        settings,
+        (line) => void stream.write(`${line}\n`),
+        `suite run ${spec.id}`,
+      );
+    } finally {
+      stream.end();
+    }
+  };
+}
+
+/** Outcome of one job of a pool. */
+export type JobOutcome =
+  | { readonly spec: RunSpec; readonly report: TrainReport }
+  | { readonly spec: RunSpec; readonly error: Error };
+
+/**
+ * Runs jobs with at most `jobs` at a time, reporting each start and end through `log`.
+ * A failed job does not stop the others; outcomes come back in the order of `specs`.
+ */
+export async function runPool(
+  specs: readonly RunSpec[],
+  jobs: number,
+  runner: JobRunner,
+  log: Log,
+): Promise<JobOutcome[]> {
+  const outcomes: JobOutcome[] = new Array(specs.length);
+  let next = 0;
+  let done = 0;
+  const started = Date.now();
+  const elapsed = (): string => {
+    const s = Math.round((Date.now() - started) / 1000);
+    return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  };
+  const worker = async (): Promise<void> => {
+    while (next < specs.length) {
+      const i = next++;
+      const spec = specs[i]!;
+      log(`[${done}/${specs.length} done · ${elapsed()}] start ${spec.id}`);
+      try {
+        const report = await runner(spec);
+        outcomes[i] = { spec, report };
+        done++;
+        const n = report.test?.ndcg;
+        log(
+          `[${done}/${specs.length} done · ${elapsed()}] ${report.skipped ? 'finished earlier' : 'finished'} ${spec.id}` +
+            (typeof n === 'number' ? ` · test N@6 ${(100 * n).toFixed(2)}` : ''),
+        );
+      } catch (error) {
+        outcomes[i] = { spec, error: error as Error };
+        done++;
+        log(
+          `[${done}/${specs.length} done · ${elapsed()}] FAILED ${spec.id}: ${(error as Error).message}`,
+        );
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, specs.length)) }, worker));
+  return outcomes;
+}
+
+/** The built CLI next to this module (dist/cli.js), if there is one. */
+export function builtCliPath(): string | undefined {
+  const candidate = new URL('./cli.js', import.meta.url);
+  return candidate.protocol === 'file:' && existsSync(candidate) ? candidate.pathname : undefined;
+}
