@@ -71,12 +71,26 @@ export function aggregateRuns(runs: readonly RunRecord[]): ReportRow[] {
 
 const pct = (x: number): string => (Number.isFinite(x) ? (100 * x).toFixed(2) : 'n/a');
 
-/** A fixed-width terminal table (percentages, mean ± std when more than one seed). */
-export function formatTable(rows: readonly ReportRow[], title: string): string {
-  const header = ['method', 'backbone', 'H@6', 'N@6', 'M@6', 'F1@6', 'AUC'];
+/**
+ * A fixed-width terminal table (percentages, mean ± std when more than one seed). Rows with a
+ * `label` (e.g. `PRM + c score`) show it in place of the method and backbone columns.
+ */
+export function formatTable(
+  rows: ReadonlyArray<ReportRow & { label?: string }>,
+  title: string,
+): string {
+  const labelled = rows.length > 0 && rows.every((r) => r.label !== undefined);
+  const header = [
+    ...(labelled ? ['method'] : ['method', 'backbone']),
+    'H@6',
+    'N@6',
+    'M@6',
+    'F1@6',
+    'AUC',
+  ];
+  const fixed = labelled ? 1 : 2;
   const body = rows.map((r) => [
-    r.method,
-    r.backbone,
+    ...(labelled ? [r.label!] : [r.method, r.backbone]),
     ...METRIC_NAMES.map((m) => {
       const v = r.metrics[m];
       return r.seeds > 1 ? `${pct(v.mean)} ± ${pct(v.std)}` : pct(v.mean);
@@ -85,7 +99,7 @@ export function formatTable(rows: readonly ReportRow[], title: string): string {
   const widths = header.map((h, c) => Math.max(h.length, ...body.map((row) => row[c]!.length)));
   const line = (cells: readonly string[]): string =>
     cells
-      .map((cell, c) => (c < 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
+      .map((cell, c) => (c < fixed ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
       .join('  ');
   return [title, line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join(
     '\n',

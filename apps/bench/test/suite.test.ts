@@ -117,6 +117,7 @@ describe('dnr-bench suite', () => {
     expect(stderr).toMatch(/^backend: cpu/m);
     expect(stderr).toMatch(/8 training runs, in this process/);
     expect(stdout).toMatch(/main \(Table 1\) · lab · profile quick · 2 seed\(s\)/);
+    expect(stdout).toMatch(/^PRM \+ c score +\d+\.\d\d ± /m);
     const report = JSON.parse(readFileSync(join(out, 'suites/quick/lab/main.json'), 'utf8'));
     expect(report).toMatchObject({
       dataset: 'lab',
