@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { BACKEND_CHOICES } from './backend';
 import { registerDataCommands } from './commands/data';
 import { registerPerfCommand } from './commands/perf';
+import { registerReportCommand } from './commands/report';
 import { registerSuiteCommand } from './commands/suite';
 import { registerTrainCommand } from './commands/train';
 
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerSuiteCommand(program);
   registerTrainCommand(program);
   registerPerfCommand(program);
+  registerReportCommand(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();
