@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './files';
@@ -131,4 +131,21 @@ export async function runPool(
 export function builtCliPath(): string | undefined {
   const candidate = new URL('./cli.js', import.meta.url);
   return candidate.protocol === 'file:' && existsSync(candidate) ? candidate.pathname : undefined;
+}
+
+/** A run that has not finished yet (`--finished-only`). */
+export class NotFinishedError extends Error {
+  constructor(id: string) {
+    super(`run ${id} is not finished`);
+    this.name = 'NotFinishedError';
+  }
+}
+
+/** Reads finished runs' `metrics.json` and trains nothing (for reporting a partial suite). */
+export function finishedRunReader(runsDir: string): JobRunner {
+  return async (spec) => {
+    const path = join(runsDir, spec.id, 'metrics.json');
+    if (!existsSync(path)) throw new NotFinishedError(spec.id);
+    return { ...(JSON.parse(readFileSync(path, 'utf8')) as TrainReport), skipped: true };
+  };
 }

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { createReranker, listRerankers, type Reranker } from '@dnr/backbones';
+import { createReranker, listRerankers, type Reranker, type ScoreUsage } from '@dnr/backbones';
 import {
   INTERACTION_FORMATS,
   canonicalJson,
@@ -9,12 +9,26 @@ import {
   type RerankDataset,
 } from '@dnr/data';
 import {
-  BceObjective,
+  HEURISTIC_NOISE_NAMES,
+  METHOD_NAMES,
   RUN_FILES,
+  SCORE_DIVERGENCE_KINDS,
+  createMethodObjective,
   formatMetrics,
+  heuristicNoiseSpec,
+  methodConfig,
+  methodPatienceStart,
   trainReranker,
+  usesLearnedGenerator,
+  type DnrDiagnostics,
+  type EpochRecord,
+  type MethodConfig,
+  type MethodName,
+  type MethodOverrides,
   type MetricsRecord,
+  type ScoreDivergenceKind,
   type TrainResult,
+  type TrainingObjective,
 } from '@dnr/objectives';
 import { z } from 'zod';
 import { BACKEND_CHOICES, describeBackend, selectBackend } from './backend';
@@ -22,9 +36,23 @@ import { evaluateSplit, listsOf, referenceScores } from './evaluate';
 import { safeSegment, writeFileAtomic } from './files';
 import { prepareDataset, prepareSchema, type Log } from './prepare';
 
-/** Methods `dnr-bench train` knows; each must also be registered in `@dnr/backbones`. */
-export const TRAIN_METHODS = ['prm', 'pier'] as const;
-export type TrainMethod = (typeof TRAIN_METHODS)[number];
+/** Backbones `dnr-bench train` can train; each must also be registered in `@dnr/backbones`. */
+export const TRAIN_BACKBONES = ['prm', 'pier'] as const;
+export type TrainBackbone = (typeof TRAIN_BACKBONES)[number];
+
+/** The DNR methods of `@dnr/objectives` (protocol 1.9), trained on `--backbone`. */
+export const DNR_METHODS = METHOD_NAMES.filter((m) => m !== 'prm') as Exclude<MethodName, 'prm'>[];
+
+/**
+ * Methods `dnr-bench train` knows: `prm` / `pier` train the plain backbone with BCE (as before
+ * the DNR methods existed; `pier` is the alias of plain Pier), the others are DNR methods.
+ */
+export const TRAIN_METHODS = ['prm', 'pier', ...DNR_METHODS] as [
+  'prm',
+  'pier',
+  ...Exclude<MethodName, 'prm'>[],
+];
+export type TrainMethod = 'prm' | 'pier' | Exclude<MethodName, 'prm'>;
 
 const seedSchema = z
   .int()
@@ -62,7 +90,10 @@ const labSchema = z
  */
 export const trainSchema = z.object({
   method: z.enum(TRAIN_METHODS),
-  scoreUsage: z.enum(['none', 'concat', 'add', 'weight']).default('none'),
+  /** Backbone of a DNR method (default prm); `--method prm|pier` name their backbone themselves. */
+  backbone: z.enum(TRAIN_BACKBONES).optional(),
+  /** Default: `none` for plain backbones, the method's (`concat`) for DNR methods. */
+  scoreUsage: z.enum(['none', 'concat', 'add', 'weight']).optional(),
   /** `lab` (default without --input) or `<format>:<file>`. */
   dataset: z.string().min(1).optional(),
   labSeed: seedSchema.default(2026),
@@ -101,8 +132,33 @@ export const trainSchema = z.object({
   lr: z.number().gt(0).max(10).default(1e-3),
   weightDecay: z.number().min(0).max(1).default(0),
   patience: z.int().min(1).max(100_000).default(5),
-  patienceStart: z.int().min(1).max(100_000).default(1),
+  /** Default: 1, or τ + 1 for DNR methods with a learned generator (protocol 0b.3). */
+  patienceStart: z.int().min(1).max(100_000).optional(),
   seed: seedSchema.default(1),
+  // DNR settings (DNR methods only; unset = the method's default, see @dnr/objectives methodConfig)
+  /** Eq. 4 noise proportion α. */
+  alpha: z.number().gt(0).lt(1).optional(),
+  /** Eq. 6 weight λ of L_z. */
+  lambda: z.number().min(0).max(100).optional(),
+  /** Warm-up epochs τ (heuristic noise in epochs 1 … τ). */
+  tau: z.int().min(0).max(100_000).optional(),
+  /** Weight of L_adv (0 = without L_adv). */
+  betaAdv: z.number().min(0).max(1000).optional(),
+  /** Weight of L_x (0 = without L_x). */
+  betaX: z.number().min(0).max(1000).optional(),
+  divergence: z
+    .enum(SCORE_DIVERGENCE_KINDS as [ScoreDivergenceKind, ...ScoreDivergenceKind[]])
+    .optional(),
+  mix: z.enum(['linear', 'sqrt']).optional(),
+  denoisingForm: z.enum(['additive', 'convex']).optional(),
+  /** Heuristic noise instead of the method's (e.g. `beta-signed`, `label-beta`: protocol 0b.2). */
+  noise: z.enum(HEURISTIC_NOISE_NAMES).optional(),
+  generatorOutput: z.enum(['sigmoid', 'tanh', 'identity']).optional(),
+  maxDeviation: z.number().gt(0).max(1000).optional(),
+  generatorEvery: z.int().min(1).max(100_000).optional(),
+  generatorLr: z.number().gt(0).max(10).optional(),
+  /** The reranker's mode during the generator step (default train). */
+  generatorStepMode: z.enum(['train', 'eval']).optional(),
   backend: z.enum(BACKEND_CHOICES).default('auto'),
   out: z.string().min(1).default('results'),
   runId: z.string().min(1).optional(),
@@ -162,12 +218,96 @@ export function dataSource(s: TrainSettings): DataSource {
   return { kind: 'file', name: `${format}-${stem || 'data'}`, format, input };
 }
 
-/** The default run id `<dataset>-<method>-<scoreUsage>-s<seed>` (or `--run-id`), path-safe. */
-export function runIdOf(s: TrainSettings, source: DataSource): string {
-  return safeSegment(s.runId ?? `${source.name}-${s.method}-${s.scoreUsage}-s${s.seed}`);
+/** A method resolved against its backbone: what is trained, and the defaults it implies. */
+export interface ResolvedMethod {
+  readonly backbone: TrainBackbone;
+  /** The `@dnr/objectives` method (`prm` = plain BCE, whatever the backbone). */
+  readonly method: MethodConfig;
+  readonly scoreUsage: ScoreUsage;
+  readonly patienceStart: number;
 }
 
-/** Throws a clear error when `method` is not (yet) registered in `@dnr/backbones`. */
+/** The DNR overrides given in the settings (unset ones are left out). */
+function methodOverrides(s: TrainSettings): MethodOverrides {
+  const learned = {
+    ...(s.generatorOutput !== undefined ? { activation: s.generatorOutput } : {}),
+    ...(s.maxDeviation !== undefined ? { maxDeviation: s.maxDeviation } : {}),
+  };
+  const o: Record<string, unknown> = {
+    alpha: s.alpha,
+    lambda: s.lambda,
+    tau: s.tau,
+    betaAdv: s.betaAdv,
+    betaX: s.betaX,
+    divergence: s.divergence,
+    mix: s.mix,
+    form: s.denoisingForm,
+    generatorEvery: s.generatorEvery,
+    generatorStepTraining:
+      s.generatorStepMode === undefined ? undefined : s.generatorStepMode === 'train',
+    heuristic: s.noise === undefined ? undefined : heuristicNoiseSpec(s.noise),
+    learned: Object.keys(learned).length > 0 ? learned : undefined,
+  };
+  return Object.fromEntries(
+    Object.entries(o).filter(([, v]) => v !== undefined),
+  ) as MethodOverrides;
+}
+
+/**
+ * Resolves `--method` / `--backbone` and the DNR flags: `prm` and `pier` are the plain
+ * backbones (BCE; DNR flags are refused), any other method is DNR on `--backbone` (default prm).
+ * `scoreUsage` defaults to `none` (plain) or the method's (`concat`); `patienceStart` to 1, or
+ * τ + 1 with a learned generator (protocol 0b.3).
+ */
+export function resolveMethod(s: TrainSettings): ResolvedMethod {
+  const plain = s.method === 'prm' || s.method === 'pier';
+  if (plain && s.backbone !== undefined && s.backbone !== s.method) {
+    throw new Error(
+      `--method ${s.method} trains plain ${s.method === 'prm' ? 'PRM' : 'Pier'}; ` +
+        `for plain ${s.backbone === 'prm' ? 'PRM' : 'Pier'} use --method ${s.backbone}`,
+    );
+  }
+  const backbone: TrainBackbone = plain ? (s.method as TrainBackbone) : (s.backbone ?? 'prm');
+  const overrides = methodOverrides(s);
+  const dnrFlags = Object.keys(overrides);
+  if (plain && dnrFlags.length > 0) {
+    throw new Error(
+      `--method ${s.method} is plain BCE training: ${dnrFlags.join(', ')} apply only to the DNR ` +
+        `methods (${DNR_METHODS.join(', ')})`,
+    );
+  }
+  if (plain && s.generatorLr !== undefined) {
+    throw new Error(`--method ${s.method} is plain BCE training: generatorLr does not apply`);
+  }
+  const method = methodConfig(plain ? 'prm' : (s.method as MethodName), overrides);
+  if (!usesLearnedGenerator(method) && s.generatorLr !== undefined) {
+    throw new Error(`method '${s.method}' has no learned generator: generatorLr does not apply`);
+  }
+  return {
+    backbone,
+    method,
+    scoreUsage: s.scoreUsage ?? method.scoreUsage,
+    patienceStart: s.patienceStart ?? methodPatienceStart(method),
+  };
+}
+
+/**
+ * The default run id (or `--run-id`), path-safe: `<dataset>-<method>-<scoreUsage>-s<seed>` for
+ * the plain backbones (`--method prm|pier`, as before), `<dataset>-<method>-<backbone>-<scoreUsage>-s<seed>`
+ * for the DNR methods.
+ */
+export function runIdOf(s: TrainSettings, source: DataSource): string {
+  const r = resolveMethod(s);
+  const plain = s.method === 'prm' || s.method === 'pier';
+  return safeSegment(
+    s.runId ??
+      (plain
+        ? `${source.name}-${s.method}-${r.scoreUsage}-s${s.seed}`
+        : `${source.name}-${s.method}-${r.backbone}-${r.scoreUsage}-s${s.seed}`),
+  );
+}
+
+/** Throws a clear error when a backbone is not (yet) registered in `@dnr/backbones`. */
 export function checkMethodAvailable(method: string, registered: readonly string[]): void {
   if (!registered.includes(method)) {
     throw new Error(
@@ -202,8 +342,9 @@ export function modelConfig(s: TrainSettings, ds: RerankDataset): Record<string,
     dropout: s.dropout,
     userEncoder: s.userEncoder,
   };
+  const { backbone, scoreUsage } = resolveMethod(s);
   const features =
-    s.method === 'prm' && s.sideFeatures
+    backbone === 'prm' && s.sideFeatures
       ? {
           ...(ds.itemFeatureDim ? { itemFeatureDim: ds.itemFeatureDim } : {}),
           ...(ds.userFeatureDim ? { userFeatureDim: ds.userFeatureDim } : {}),
@@ -216,7 +357,7 @@ export function modelConfig(s: TrainSettings, ds: RerankDataset): Record<string,
     numUsers: ds.numUsers,
     maxListSize: ds.listSize,
     historyLength: ds.historyLength,
-    scoreUsage: s.scoreUsage,
+    scoreUsage,
     seed: s.seed,
     ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
   };
@@ -271,9 +412,15 @@ export interface TrainReport {
   readonly [key: string]: unknown;
 }
 
-/** The run's identity: every setting that changes its result. */
+/**
+ * The run's identity: every setting that changes its result, with the method-dependent defaults
+ * (`scoreUsage`, `patienceStart`) filled in (so plain runs keep the identity they had before the
+ * DNR methods existed).
+ */
 function runIdentity(s: TrainSettings): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(s).filter(([k]) => !VOLATILE.includes(k)));
+  const r = resolveMethod(s);
+  const filled = { ...s, scoreUsage: r.scoreUsage, patienceStart: r.patienceStart };
+  return Object.fromEntries(Object.entries(filled).filter(([k]) => !VOLATILE.includes(k)));
 }
 
 function differences(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
@@ -285,16 +432,39 @@ function differences(a: Record<string, unknown>, b: Record<string, unknown>): st
 
 /** One line for the terminal: method, dataset, best epoch and the test metrics. */
 export function formatTrainReport(r: TrainReport): string {
+  const dnr = r.dnr as { tau: number; bestAfterWarmup: boolean } | null | undefined;
+  const warmup = dnr
+    ? ` · best ${dnr.bestAfterWarmup ? 'after' : 'within'} warm-up τ = ${dnr.tau}`
+    : '';
   return (
     `${r.runId} · best epoch ${r.bestEpoch} of ${r.epochsRun} (${r.stopReason}) · ` +
-    `test ${formatMetrics(r.test)} · ${r.runDir}`
+    `test ${formatMetrics(r.test)}${warmup} · ${r.runDir}`
+  );
+}
+
+const pct = (x: number | null): string => (x === null ? '-' : (100 * x).toFixed(2));
+
+/** One log line per DNR epoch: phase, AUC(x̂, y) vs AUC(x, y), the generator's terms. */
+export function formatDnrEpoch(epoch: number, d: DnrDiagnostics): string {
+  const g = d.generator;
+  const terms = g
+    ? ` · generator ${g.steps} steps` +
+      (g.lAdv !== null ? ` L_adv ${g.lAdv.toFixed(4)}` : '') +
+      (g.lX !== null ? ` L_x ${g.lX.toFixed(4)}` : '')
+    : '';
+  return (
+    `dnr epoch ${epoch}: ${d.phase} noise · train AUC(x̂,y) ${pct(d.auc.synthetic)} vs ` +
+    `AUC(x,y) ${pct(d.auc.real)}${terms}`
   );
 }
 
 /**
- * `dnr-bench train`: trains one reranker with plain BCE through the shared trainer of
- * `@dnr/objectives`, writing `<out>/<run-id>/{config.json, log.jsonl, checkpoint.bin, best.dnrr,
- * metrics.json}`. A finished run (metrics.json present, same settings) is reported, not redone,
+ * `dnr-bench train`: trains one reranker through the shared trainer of `@dnr/objectives`, with
+ * plain BCE (`--method prm|pier`) or a DNR method (`DnrObjective`, `--method dnr-b …` on
+ * `--backbone`), writing `<out>/<run-id>/{config.json, log.jsonl, checkpoint.bin, best.dnrr,
+ * metrics.json}`. DNR runs log one line per epoch (phase, AUC(x̂, y) vs AUC(x, y), generator
+ * terms), carry the objective's diagnostics (AUCs, noise densities) in `log.jsonl`, and record in
+ * `metrics.json` whether the best epoch came after the warm-up τ. A finished run (metrics.json present, same settings) is reported, not redone,
  * unless `force`; an interrupted one resumes from its checkpoint.
  */
 export async function runTrain(
@@ -303,7 +473,8 @@ export async function runTrain(
   command: string,
 ): Promise<TrainReport> {
   const source = dataSource(settings);
-  checkMethodAvailable(settings.method, listRerankers());
+  const resolved = resolveMethod(settings);
+  checkMethodAvailable(resolved.backbone, listRerankers());
   const runId = runIdOf(settings, source);
   const runDir = join(settings.out, runId);
   const configPath = join(runDir, 'config.json');
@@ -341,15 +512,53 @@ export async function runTrain(
       `reference: retriever order, test ${formatMetrics(evaluateSplit(ds, test, retrieverScores))}`,
     );
   }
-  const model: Reranker = createReranker(settings.method, modelConfig(settings, ds));
+  const { method, backbone, patienceStart } = resolved;
+  const model: Reranker = createReranker(backbone, modelConfig(settings, ds));
   attachSideFeatures(model, ds, log);
-  const objective = new BceObjective(model, { lr: settings.lr, weightDecay: settings.weightDecay });
+  const objective = ((): TrainingObjective => {
+    try {
+      return createMethodObjective(model, method, {
+        seed: settings.seed,
+        lr: settings.lr,
+        weightDecay: settings.weightDecay,
+        ...(settings.generatorLr !== undefined ? { generatorLr: settings.generatorLr } : {}),
+        dataset: ds,
+      });
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+  })();
+  const isDnr = method.objective === 'dnr';
+  const learned = usesLearnedGenerator(method);
   let result: TrainResult;
   try {
     log(
       `run ${runId}: ${model.name} (${model.countParams().toLocaleString('en-US')} parameters) on ${source.name} ` +
         `(${ds.split.length} lists of ${ds.listSize}) -> ${runDir}`,
     );
+    if (isDnr) {
+      log(
+        `method ${method.name}: ${method.description} · α ${method.alpha} λ ${method.lambda}` +
+          (learned
+            ? ` τ ${method.tau} β_adv ${method.betaAdv} β_x ${method.betaX} L_x ${method.divergence}` +
+              ` · patience counted from epoch ${patienceStart}`
+            : ''),
+      );
+    }
+    let warned = false;
+    const onEpochEnd = (record: EpochRecord): void => {
+      const d = record.diagnostics as DnrDiagnostics | undefined;
+      if (!d) return;
+      log(formatDnrEpoch(record.epoch, d));
+      if (d.separatesClasses && !warned) {
+        warned = true;
+        log(
+          `warning: the ${d.phase} noise with the ${method.mix} mix at α = ${method.alpha} separates the ` +
+            `classes (AUC(x̂,y) = 100, protocol 0b.2); --noise beta-signed|label-beta|gaussian overlap them`,
+        );
+      }
+    };
     await writeFileAtomic(
       configPath,
       `${JSON.stringify(
@@ -359,6 +568,7 @@ export async function runTrain(
           backend: backend.backend,
           dataset: description,
           model: { name: model.name, config: model.config, parameters: model.countParams() },
+          method,
           objective: { name: objective.name, config: objective.config },
         },
         null,
@@ -375,16 +585,27 @@ export async function runTrain(
         evalBatchSize: settings.evalBatchSize,
         seed: settings.seed,
         patience: settings.patience,
-        patienceStartEpoch: settings.patienceStart,
+        patienceStartEpoch: patienceStart,
         restart: settings.restart || settings.force,
       },
       runDir,
       log,
+      onEpochEnd,
     });
   } finally {
     objective.dispose();
     model.dispose();
   }
   const { history: _history, ...summary } = result;
-  return { ...summary, runId, runDir, skipped: false };
+  const dnr = learned ? { tau: method.tau, bestAfterWarmup: result.bestEpoch > method.tau } : null;
+  const metricsFile = join(runDir, RUN_FILES.metrics);
+  if (dnr && existsSync(metricsFile)) {
+    // metrics.json (written by the trainer) also records where the best epoch lies w.r.t. τ
+    const stored = JSON.parse(readFileSync(metricsFile, 'utf8')) as Record<string, unknown>;
+    await writeFileAtomic(
+      metricsFile,
+      `${JSON.stringify({ ...stored, method: method.name, backbone, dnr }, null, 2)}\n`,
+    );
+  }
+  return { ...summary, runId, runDir, skipped: false, method: method.name, backbone, dnr };
 }

@@ -155,6 +155,25 @@ describe('dnr-bench suite', () => {
     expect(JSON.parse(after).rows).toEqual(JSON.parse(before).rows);
   });
 
+  it('--finished-only trains nothing and lists what is missing', async () => {
+    const same = await runCli([...args, '--finished-only']);
+    expect(same.error).toBeUndefined();
+    expect(same.stderr).toMatch(/finished runs only, nothing trained/);
+    const report = JSON.parse(readFileSync(join(out, 'suites/quick/lab/main.json'), 'utf8'));
+    expect(report.missing).toEqual([]);
+    expect(report.rows).toHaveLength(6);
+    const empty = join(dir, 'empty');
+    const none = await runCli([...args.slice(0, -1), empty, '--finished-only']);
+    expect(none.error).toBeUndefined();
+    expect(none.stderr).toMatch(/8 run\(s\) not finished yet: lab-prm-plain-quick-s1/);
+    const partial = JSON.parse(readFileSync(join(empty, 'suites/quick/lab/main.json'), 'utf8'));
+    expect(partial.rows.map((r: { label: string }) => r.label)).toEqual([
+      'oracle (true probabilities)',
+      'retriever order',
+    ]);
+    expect(partial.missing).toHaveLength(8);
+  });
+
   it('rejects an unknown suite and a file profile without input', async () => {
     const unknown = await runCli(['suite', 'nope']);
     expect((unknown.error as Error).message).toMatch(/'suite'.*main/s);

@@ -2,7 +2,15 @@ import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeReranker } from '@dnr/backbones';
-import { checkMethodAvailable, dataSource, runIdOf, trainSchema } from '../src/train';
+import {
+  checkMethodAvailable,
+  dataSource,
+  formatTrainReport,
+  resolveMethod,
+  runIdOf,
+  trainSchema,
+  type TrainReport,
+} from '../src/train';
 import { runCli, tempFiles } from './helpers';
 
 // A tiny lab and a tiny PRM so the CLI trains in about a second on the cpu backend.
@@ -152,5 +160,172 @@ describe('train settings', () => {
       "method 'pier' is not available yet: @dnr/backbones registers prm",
     );
     expect(() => checkMethodAvailable('prm', ['prm'])).not.toThrow();
+  });
+});
+
+describe('dnr-bench train --method dnr-b', () => {
+  const dir = tempFiles({ 'run.json': JSON.stringify(RUN_FILE) });
+  const out = join(dir, 'results');
+  const args = [
+    'train',
+    '--method',
+    'dnr-b',
+    '--backbone',
+    'prm',
+    '--dataset',
+    'lab',
+    '--config',
+    join(dir, 'run.json'),
+    '--epochs',
+    '2',
+    '--tau',
+    '1',
+    '--backend',
+    'cpu',
+    '--out',
+    out,
+    '--json',
+  ];
+  const runDir = join(out, 'lab-dnr-b-prm-concat-s1');
+
+  it('trains DNR-B on PRM + c score and writes diagnostics to log.jsonl', async () => {
+    const run = await runCli(args);
+    expect(run.error).toBeUndefined();
+    expect(run.stderr).toMatch(/method dnr-b: DNR-B.* τ 1 β_adv 1 β_x 1 L_x softmaxKL/);
+    expect(run.stderr).toMatch(/patience counted from epoch 2/);
+    expect(run.stderr).toMatch(
+      /dnr epoch 1: heuristic noise · train AUC\(x̂,y\) 100\.00 vs AUC\(x,y\) \d/,
+    );
+    expect(run.stderr).toMatch(
+      /dnr epoch 2: learned noise .* generator 5 steps L_adv -?[0-9.]+ L_x [0-9.]+/,
+    );
+    expect(run.stderr).toMatch(/warning: the heuristic noise .* separates the classes/);
+    const report = JSON.parse(run.stdout) as TrainReport;
+    expect(report.runId).toBe('lab-dnr-b-prm-concat-s1');
+    expect(report).toMatchObject({
+      method: 'dnr-b',
+      backbone: 'prm',
+      patienceStartEpoch: 2,
+      dnr: { tau: 1 },
+    });
+    const dnr = report.dnr as { bestAfterWarmup: boolean };
+    expect(dnr.bestAfterWarmup).toBe(report.bestEpoch > 1);
+    expect(report.bestAfterPatienceStart).toBe(report.bestEpoch >= 2);
+
+    const config = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as {
+      settings: Record<string, unknown>;
+      model: { config: Record<string, unknown> };
+      objective: { name: string; config: Record<string, unknown> };
+      method: Record<string, unknown>;
+    };
+    expect(config.model.config.scoreUsage).toBe('concat');
+    expect(config.settings).toMatchObject({ scoreUsage: 'concat', patienceStart: 2, tau: 1 });
+    expect(config.objective.name).toBe('dnr');
+    expect(config.objective.config).toMatchObject({ alpha: 0.4, lambda: 0.4, tau: 1 });
+    expect(config.method).toMatchObject({ name: 'dnr-b', heuristic: { type: 'beta' } });
+
+    const lines = readFileSync(join(runDir, 'log.jsonl'), 'utf8').trimEnd().split('\n');
+    const records = lines.map(
+      (l) =>
+        JSON.parse(l) as {
+          losses: Record<string, number>;
+          diagnostics: {
+            phase: string;
+            auc: { real: number; synthetic: number };
+            density: { bins: number; observed: number[]; heuristic: number[]; learned: number[] };
+          };
+        },
+    );
+    expect(records.map((r) => r.diagnostics.phase)).toEqual(['heuristic', 'learned']);
+    expect(records[0]!.diagnostics.auc.synthetic).toBe(1);
+    expect(records[0]!.diagnostics.auc.real).toBeLessThan(1);
+    expect(Object.keys(records[1]!.losses).sort()).toEqual(
+      ['lAdv', 'lBce', 'lD', 'lG', 'lX', 'lZ', 'loss'].sort(),
+    );
+    for (const r of records) {
+      expect(r.diagnostics.density.bins).toBe(40);
+      expect(r.diagnostics.density.observed).toHaveLength(40);
+      expect(r.diagnostics.density.heuristic).toHaveLength(40);
+      expect(r.diagnostics.density.learned).toHaveLength(40);
+    }
+    const metrics = JSON.parse(readFileSync(join(runDir, 'metrics.json'), 'utf8')) as {
+      dnr: { tau: number };
+    };
+    expect(metrics.dnr.tau).toBe(1);
+    expect(formatTrainReport(report)).toMatch(/best (after|within) warm-up τ = 1/);
+  });
+});
+
+describe('resolveMethod', () => {
+  const parse = (s: Record<string, unknown>) => trainSchema.parse({ ...s });
+
+  it('keeps --method prm|pier plain, with the identity and run id they had', () => {
+    expect(resolveMethod(parse({ method: 'prm' }))).toMatchObject({
+      backbone: 'prm',
+      scoreUsage: 'none',
+      patienceStart: 1,
+      method: { name: 'prm', objective: 'bce' },
+    });
+    expect(resolveMethod(parse({ method: 'pier' }))).toMatchObject({
+      backbone: 'pier',
+      method: { objective: 'bce' },
+    });
+    expect(runIdOf(parse({ method: 'prm' }), { kind: 'lab', name: 'lab' })).toBe('lab-prm-none-s1');
+    expect(() => resolveMethod(parse({ method: 'prm', backbone: 'pier' }))).toThrow(
+      /--method prm trains plain PRM; for plain Pier use --method pier/,
+    );
+    expect(() => resolveMethod(parse({ method: 'pier', alpha: 0.3, tau: 2 }))).toThrow(
+      /plain BCE training: alpha, tau apply only to the DNR methods/,
+    );
+  });
+
+  it('resolves DNR methods on a backbone with their defaults and the flags', () => {
+    const r = resolveMethod(
+      parse({ method: 'dnr-g', backbone: 'pier', tau: 5, noise: 'beta-signed' }),
+    );
+    expect(r).toMatchObject({
+      backbone: 'pier',
+      scoreUsage: 'concat',
+      patienceStart: 6,
+      method: {
+        name: 'dnr-g',
+        tau: 5,
+        heuristic: { type: 'beta', signed: true },
+        learned: { activation: 'identity', maxDeviation: 3 },
+      },
+    });
+    expect(resolveMethod(parse({ method: 'w-b' }))).toMatchObject({
+      backbone: 'prm',
+      patienceStart: 1,
+      method: { learned: null },
+    });
+    const flags = parse({
+      method: 'b-wo-x',
+      scoreUsage: 'add',
+      patienceStart: 2,
+      alpha: 0.6,
+      divergence: 'moments',
+      generatorEvery: 3,
+      generatorStepMode: 'eval',
+      generatorOutput: 'tanh',
+      seed: 4,
+    });
+    expect(resolveMethod(flags)).toMatchObject({
+      scoreUsage: 'add',
+      patienceStart: 2,
+      method: {
+        alpha: 0.6,
+        betaX: 0,
+        divergence: 'moments',
+        generatorEvery: 3,
+        generatorStepTraining: false,
+        learned: { activation: 'tanh' },
+      },
+    });
+    expect(runIdOf(flags, { kind: 'lab', name: 'lab' })).toBe('lab-b-wo-x-prm-add-s4');
+    expect(() => resolveMethod(parse({ method: 'w-g', generatorLr: 0.01 }))).toThrow(
+      /no learned generator/,
+    );
+    expect(() => resolveMethod(parse({ method: 'b-wo-adv', betaAdv: 1 }))).toThrow(/without L_adv/);
   });
 });

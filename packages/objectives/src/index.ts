@@ -58,3 +58,33 @@ export type {
   TrainerConfig,
   TrainerProgress,
 } from './trainer.js';
+export { applyDecoupledWeightDecay, resolveAdamOptions } from './objective.js';
+export { DNR_OBJECTIVE_DEFAULTS, DnrObjective } from './dnr.js';
+export type {
+  DnrAucSummary,
+  DnrDensitySnapshot,
+  DnrDiagnostics,
+  DnrObjectiveConfig,
+  DnrObjectiveOptions,
+} from './dnr.js';
+export {
+  DNR_METHOD_DEFAULTS,
+  HEURISTIC_NOISE_NAMES,
+  METHOD_NAMES,
+  createHeuristicGenerator,
+  createMethodObjective,
+  heuristicNoiseSpec,
+  isMethodName,
+  methodConfig,
+  methodPatienceStart,
+  usesLearnedGenerator,
+} from './methods.js';
+export type {
+  CreateMethodObjectiveOptions,
+  HeuristicNoiseName,
+  HeuristicNoiseSpec,
+  LearnedGeneratorSpec,
+  MethodConfig,
+  MethodName,
+  MethodOverrides,
+} from './methods.js';

@@ -72,6 +72,13 @@ export interface TrainingObjective {
    *   minimizes. The trainer averages every key over the epoch (weighted by lists).
    */
   step(batch: TrainBatch, ctx: StepContext): Record<string, number>;
+  /**
+   * Optional per-epoch diagnostics (plain JSON: numbers, strings, arrays, objects), called once
+   * after the last step of every epoch (1-based), before validation. The trainer stores the
+   * result as `diagnostics` in the epoch's `log.jsonl` record. Must be deterministic given the
+   * objective's state, so that a resumed run logs what an uninterrupted one logs.
+   */
+  diagnostics?(epoch: number): { readonly [key: string]: unknown };
   /** Optimizer (and other) state for checkpoints. */
   getState(): Promise<ObjectiveState>;
   /** Restores {@link TrainingObjective.getState}'s output (on an objective built with the same config). */
@@ -189,12 +196,52 @@ export async function setOptimizerState(
   }
 }
 
-function checkNumber(name: string, v: number, lo: number, hi: number, loOpen = false): void {
-  if (typeof v !== 'number' || !Number.isFinite(v) || (loOpen ? v <= lo : v < lo) || v > hi) {
-    throw new RangeError(
-      `BceObjective: ${name} must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${String(v)}`,
-    );
-  }
+/**
+ * Fills the defaults of {@link BceObjectiveOptions} and validates them (the Adam settings every
+ * objective of this package shares). Errors start with `owner`.
+ */
+export function resolveAdamOptions(
+  options: BceObjectiveOptions,
+  owner = 'BceObjective',
+): Readonly<Required<BceObjectiveOptions>> {
+  const c = { ...BCE_OBJECTIVE_DEFAULTS, ...options };
+  const checkNumber = (name: string, v: number, lo: number, hi: number, loOpen = false): void => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || (loOpen ? v <= lo : v < lo) || v > hi) {
+      throw new RangeError(
+        `${owner}: ${name} must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${String(v)}`,
+      );
+    }
+  };
+  checkNumber('lr', c.lr, 0, 10, true);
+  checkNumber('weightDecay', c.weightDecay, 0, 1);
+  checkNumber('beta1', c.beta1, 0, 1);
+  checkNumber('beta2', c.beta2, 0, 1);
+  checkNumber('epsilon', c.epsilon, 0, 1, true);
+  if (c.beta1 >= 1 || c.beta2 >= 1) throw new RangeError(`${owner}: beta1 and beta2 must be < 1`);
+  return Object.freeze({
+    lr: c.lr,
+    weightDecay: c.weightDecay,
+    beta1: c.beta1,
+    beta2: c.beta2,
+    epsilon: c.epsilon,
+  });
+}
+
+/**
+ * Decoupled (AdamW-style) weight decay, applied after an Adam step: every variable `w` becomes
+ * `w - lr * weightDecay * w`. A no-op when `lr * weightDecay` is 0. Allocates only inside
+ * `tf.tidy`.
+ */
+export function applyDecoupledWeightDecay(
+  variables: readonly Variable[],
+  lr: number,
+  weightDecay: number,
+): void {
+  const decay = lr * weightDecay;
+  if (!(decay > 0)) return;
+  tf.tidy(() => {
+    for (const v of variables) v.assign(tf.mul(v, 1 - decay));
+  });
 }
 
 /**
@@ -217,15 +264,8 @@ export class BceObjective implements TrainingObjective {
     private readonly model: Reranker,
     options: BceObjectiveOptions = {},
   ) {
-    const c = { ...BCE_OBJECTIVE_DEFAULTS, ...options };
-    checkNumber('lr', c.lr, 0, 10, true);
-    checkNumber('weightDecay', c.weightDecay, 0, 1);
-    checkNumber('beta1', c.beta1, 0, 1);
-    checkNumber('beta2', c.beta2, 0, 1);
-    checkNumber('epsilon', c.epsilon, 0, 1, true);
-    if (c.beta1 >= 1 || c.beta2 >= 1)
-      throw new RangeError('BceObjective: beta1 and beta2 must be < 1');
-    this.config = Object.freeze(c);
+    const c = resolveAdamOptions(options, 'BceObjective');
+    this.config = c;
     this.optimizer = tf.train.adam(c.lr, c.beta1, c.beta2, c.epsilon);
   }
 
@@ -245,10 +285,7 @@ export class BceObjective implements TrainingObjective {
         vars,
       );
       loss = (cost as Scalar).dataSync()[0] as number;
-      const decay = this.config.lr * this.config.weightDecay;
-      if (decay > 0) {
-        for (const v of vars) v.assign(tf.mul(v, 1 - decay));
-      }
+      applyDecoupledWeightDecay(vars, this.config.lr, this.config.weightDecay);
     });
     return { loss };
   }

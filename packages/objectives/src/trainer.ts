@@ -99,8 +99,13 @@ export interface MetricsRecord {
 export interface EpochRecord {
   /** 1-based. */
   epoch: number;
-  /** Every loss term the objective returned, averaged over the epoch's lists. */
+  /**
+   * Every loss term the objective returned, averaged over the lists of the steps that returned
+   * it (a term returned by every step is the mean over the epoch's lists).
+   */
   losses: Record<string, number>;
+  /** What the objective's optional `diagnostics(epoch)` hook returned (absent without one). */
+  diagnostics?: { readonly [key: string]: unknown };
   /** Validation metrics after the epoch. */
   validation: MetricsRecord;
   /** Whether this epoch set a new best validation NDCG@k. */
@@ -365,7 +370,8 @@ function serializeWeights(model: Reranker, weights: readonly NamedWeight[]): Uin
  *
  * Per epoch e (1-based): `model.setRandomEpoch?.(e)` and `objective.onEpochStart?.(e)`; the train
  * lists in the order of `iterateBatches({ shuffle: true, seed, epoch: e })`; one
- * `objective.step` per batch (labels float32 `[B, L]`); then validation metrics (inference mode)
+ * `objective.step` per batch (labels float32 `[B, L]`); `objective.diagnostics?.(e)` (stored in
+ * the epoch's record); then validation metrics (inference mode)
  * and early stopping on validation NDCG@k: an epoch improves when its NDCG is strictly above the
  * best so far; epochs from `patienceStartEpoch` on without improvement are counted, and training
  * stops when the count reaches `patience`.
@@ -453,6 +459,7 @@ export async function trainReranker(options: TrainRerankerOptions): Promise<Trai
     model.setRandomEpoch?.(epoch);
     objective.onEpochStart?.(epoch);
     const sums: Record<string, number> = {};
+    const counts: Record<string, number> = {};
     let seen = 0;
     let step = 0;
     for (const arrays of iterateBatches(ds, { ...batchOptions, epoch })) {
@@ -472,21 +479,27 @@ export async function trainReranker(options: TrainRerankerOptions): Promise<Trai
           );
         }
         sums[key] = (sums[key] ?? 0) + v * arrays.size;
+        counts[key] = (counts[key] ?? 0) + arrays.size;
       }
       seen += arrays.size;
       step++;
       if (logEvery > 0 && step % logEvery === 0 && step < nBatches) {
         const elapsed = (performance.now() - t0) / 1000;
         const rate = seen / Math.max(elapsed, 1e-9);
-        const mean = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / seen]));
+        const mean = Object.fromEntries(
+          Object.entries(sums).map(([k, v]) => [k, v / (counts[k] ?? seen)]),
+        );
         log(
           `epoch ${epoch}/${config.epochs} · batch ${step}/${nBatches} · ${lossText(mean)} · ` +
             `${rate.toFixed(0)} lists/s · ETA ${clock((trainLists - seen) / rate)}`,
         );
       }
     }
+    const losses = Object.fromEntries(
+      Object.entries(sums).map(([k, v]) => [k, v / (counts[k] ?? seen)]),
+    );
+    const diagnostics = objective.diagnostics?.(epoch);
     const trainSeconds = (performance.now() - t0) / 1000;
-    const losses = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / seen]));
 
     const te = performance.now();
     const validation = metricsRecord(
@@ -514,6 +527,7 @@ export async function trainReranker(options: TrainRerankerOptions): Promise<Trai
     const record: EpochRecord = {
       epoch,
       losses,
+      ...(diagnostics === undefined ? {} : { diagnostics }),
       validation,
       improved,
       bestEpoch: progress.bestEpoch,

@@ -53,6 +53,7 @@ const suiteFileSchema = z.object({
     }),
   ),
   failed: z.array(z.string()).default([]),
+  missing: z.array(z.string()).default([]),
 });
 
 /** The Markdown page of one suite report: our table in the paper's layout, the paper's ML-1M figures beside. */
@@ -76,6 +77,12 @@ export function suiteMarkdown(report: SuiteReport): string {
     const ours = METRIC_NAMES.map((m) => cell(row.metrics[m], row.seeds));
     const theirs = METRIC_NAMES.map((m) => (paper ? paper[m].toFixed(2) : ''));
     lines.push(`| ${label} | ${ours.join(' | ')} | ${theirs.join(' | ')} |`);
+  }
+  if (report.missing.length > 0) {
+    lines.push(
+      '',
+      `Not finished yet, so not in the means (rows may rest on fewer seeds): ${report.missing.join(', ')}.`,
+    );
   }
   if (report.failed.length > 0) {
     lines.push('', `Runs that failed and are missing from the means: ${report.failed.join(', ')}.`);
@@ -121,7 +128,13 @@ export async function runReport(
         const name = safeSegment(
           report.profile === 'standard' ? report.suite : `${report.suite}.${report.profile}`,
         );
-        const { failed: _failed, backend: _backend, paper: _paper, ...json } = report;
+        const {
+          failed: _failed,
+          missing: _missing,
+          backend: _backend,
+          paper: _paper,
+          ...json
+        } = report;
         await writeFileAtomic(join(dir, `${name}.json`), `${JSON.stringify(json, null, 2)}\n`);
         await writeFileAtomic(join(dir, `${name}.md`), suiteMarkdown(report));
         written.push(join(dir, `${name}.md`));

@@ -23,8 +23,10 @@ import { flagsOf, parseIntFlag } from '../options';
 import { prepareDataset, prepareSchema } from '../prepare';
 import { resolveSettings } from '../settings';
 import {
+  NotFinishedError,
   builtCliPath,
   childProcessRunner,
+  finishedRunReader,
   inProcessRunner,
   runPool,
   type JobRunner,
@@ -52,6 +54,8 @@ export const suiteSchema = z.object({
    * smaller `lab` or fewer `epochs`); validated per run by the train schema.
    */
   overrides: z.record(z.string(), z.unknown()).default({}),
+  /** Train nothing: aggregate the runs that are already finished and list the missing ones. */
+  finishedOnly: z.boolean().default(false),
 });
 export type SuiteSettings = z.infer<typeof suiteSchema>;
 
@@ -66,6 +70,8 @@ export interface SuiteReport {
   readonly backend: string;
   readonly rows: ReadonlyArray<ReportRow & { label: string }>;
   readonly failed: readonly string[];
+  /** Runs not finished yet (only with `--finished-only`). */
+  readonly missing: readonly string[];
 }
 
 interface SuiteData {
@@ -187,18 +193,30 @@ export async function runSuite(
   const specs = suiteRuns(suite, settings, data, runsDir);
   const jobs = Math.min(settings.jobs, specs.length);
   const cli = builtCliPath();
+  const parallel = jobs > 1 && cli !== undefined;
   const chosen =
-    runner ?? (jobs > 1 && cli ? childProcessRunner(cli, runsDir) : inProcessRunner(runsDir));
-  log(
-    `${specs.length} training runs, ${runner ? 'custom runner' : jobs > 1 && cli ? `${jobs} processes` : 'in this process'}; logs in ${runsDir}`,
-  );
+    runner ??
+    (settings.finishedOnly
+      ? finishedRunReader(runsDir)
+      : parallel
+        ? childProcessRunner(cli, runsDir)
+        : inProcessRunner(runsDir));
+  const how = runner
+    ? 'custom runner'
+    : settings.finishedOnly
+      ? 'finished runs only, nothing trained'
+      : parallel
+        ? `${jobs} processes`
+        : 'in this process';
+  log(`${specs.length} training runs, ${how}; logs in ${runsDir}`);
   const outcomes = await runPool(specs, jobs, chosen, log);
   const failed: string[] = [];
+  const missing: string[] = [];
   outcomes.forEach((outcome, i) => {
     const spec = specs[i]!;
     const row = suite.rows[spec.row]!;
     if ('error' in outcome) {
-      failed.push(spec.id);
+      (outcome.error instanceof NotFinishedError ? missing : failed).push(spec.id);
       return;
     }
     records.push({
@@ -224,6 +242,7 @@ export async function runSuite(
     backend: backend.backend,
     rows,
     failed,
+    missing,
   };
   const path = join(
     settings.out,
@@ -234,6 +253,7 @@ export async function runSuite(
   );
   await writeFileAtomic(path, `${JSON.stringify(report, null, 2)}\n`);
   log(`wrote ${path}`);
+  if (missing.length > 0) log(`${missing.length} run(s) not finished yet: ${missing.join(', ')}`);
   if (failed.length > 0)
     log(`${failed.length} run(s) failed: ${failed.join(', ')} (rerun the suite to retry them)`);
   return report;
@@ -265,6 +285,10 @@ export function registerSuiteCommand(program: Command): void {
     )
     .option('--out <dir>', 'results directory (default results)')
     .option('--cache-dir <dir>', 'prepared-dataset cache (default .dnr-cache)')
+    .option(
+      '--finished-only',
+      'train nothing: report the runs that are finished (and list the rest)',
+    )
     .option('--config <file>', 'JSON run file with any of these settings (flags override it)')
     .action(async (name: string, opts: Record<string, unknown>) => {
       const settings = await resolveSettings(suiteSchema, {

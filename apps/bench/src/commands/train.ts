@@ -1,22 +1,33 @@
 import { type Command, Option } from 'commander';
 import { INTERACTION_FORMATS } from '@dnr/data';
+import { HEURISTIC_NOISE_NAMES, SCORE_DIVERGENCE_KINDS } from '@dnr/objectives';
 import { BACKEND_CHOICES } from '../backend';
 import { flagsOf, parseIntFlag, parseNumberFlag } from '../options';
 import { resolveSettings } from '../settings';
-import { TRAIN_METHODS, formatTrainReport, runTrain, trainSchema } from '../train';
+import { TRAIN_BACKBONES, TRAIN_METHODS, formatTrainReport, runTrain, trainSchema } from '../train';
 
 /** Registers `dnr-bench train`. */
 export function registerTrainCommand(program: Command): void {
   program
     .command('train')
     .description(
-      'Train one reranker (plain BCE) with early stopping on validation NDCG@6; writes <out>/<run-id>/{config.json, log.jsonl, checkpoint.bin, best.dnrr, metrics.json}. Rerunning resumes an interrupted run and skips a finished one.',
+      'Train one reranker, plain (--method prm|pier) or with a DNR method on --backbone, with early stopping on validation NDCG@6; writes <out>/<run-id>/{config.json, log.jsonl, checkpoint.bin, best.dnrr, metrics.json}. Rerunning resumes an interrupted run and skips a finished one.',
     )
-    .addOption(new Option('--method <name>', 'reranker').choices(TRAIN_METHODS))
+    .addOption(
+      new Option(
+        '--method <name>',
+        'prm | pier (plain BCE) or a DNR method (dnr-g, dnr-b, dnr-bl, w-g, w-b, g-wo-adv, g-wo-x, b-wo-adv, b-wo-x)',
+      ).choices(TRAIN_METHODS),
+    )
+    .addOption(
+      new Option('--backbone <name>', 'backbone of a DNR method (default prm)').choices(
+        TRAIN_BACKBONES,
+      ),
+    )
     .addOption(
       new Option(
         '--score-usage <mode>',
-        'how the retriever score enters the model (default none)',
+        'how the retriever score enters the model (default none; DNR methods: concat)',
       ).choices(['none', 'concat', 'add', 'weight']),
     )
     .option('--dataset <name>', "'lab' (default) or <format>:<file>")
@@ -89,7 +100,62 @@ export function registerTrainCommand(program: Command): void {
       parseNumberFlag,
     )
     .option('--patience <n>', 'early-stopping patience in epochs (default 5)', parseIntFlag)
-    .option('--patience-start <n>', 'first epoch counted by patience (default 1)', parseIntFlag)
+    .option(
+      '--patience-start <n>',
+      'first epoch counted by patience (default 1; DNR with a learned generator: tau + 1)',
+      parseIntFlag,
+    )
+    .option('--alpha <x>', 'DNR: noise proportion of Eq. 4 (default 0.4)', parseNumberFlag)
+    .option('--lambda <x>', 'DNR: weight of L_z in Eq. 6 (default 0.4)', parseNumberFlag)
+    .option('--tau <n>', 'DNR: warm-up epochs with heuristic noise (default 3)', parseIntFlag)
+    .option('--beta-adv <x>', 'DNR: weight of L_adv (default 1)', parseNumberFlag)
+    .option('--beta-x <x>', 'DNR: weight of L_x (default 1)', parseNumberFlag)
+    .addOption(
+      new Option('--divergence <kind>', 'DNR: L_x estimator (default softmaxKL)').choices(
+        SCORE_DIVERGENCE_KINDS,
+      ),
+    )
+    .addOption(
+      new Option('--mix <form>', 'DNR: Eq. 4 form (default linear)').choices(['linear', 'sqrt']),
+    )
+    .addOption(
+      new Option('--denoising-form <form>', 'DNR: Eq. 6 form (default additive)').choices([
+        'additive',
+        'convex',
+      ]),
+    )
+    .addOption(
+      new Option('--noise <name>', "DNR: heuristic noise instead of the method's").choices(
+        HEURISTIC_NOISE_NAMES,
+      ),
+    )
+    .addOption(
+      new Option(
+        '--generator-output <activation>',
+        "DNR: learned generator's output (default: sigmoid after Beta, identity after Gaussian)",
+      ).choices(['sigmoid', 'tanh', 'identity']),
+    )
+    .option(
+      '--max-deviation <x>',
+      'DNR: soft bound of an identity generator output (default 3)',
+      parseNumberFlag,
+    )
+    .option(
+      '--generator-every <k>',
+      'DNR: a generator step every k batches (default 1)',
+      parseIntFlag,
+    )
+    .option(
+      '--generator-lr <x>',
+      "DNR: generator's Adam learning rate (default --lr)",
+      parseNumberFlag,
+    )
+    .addOption(
+      new Option(
+        '--generator-step-mode <mode>',
+        "DNR: the reranker's mode during the generator step (default train)",
+      ).choices(['train', 'eval']),
+    )
     .option('--seed <n>', 'seed of model init, dropout and shuffles (default 1)', parseIntFlag)
     .addOption(
       new Option('--backend <name>', 'tfjs backend (default auto)').choices(BACKEND_CHOICES),
@@ -97,7 +163,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--out <dir>', 'results directory (default results)')
     .option(
       '--run-id <id>',
-      'run directory name (default <dataset>-<method>-<score-usage>-s<seed>)',
+      'run directory name (default <dataset>-<method>[-<backbone> for DNR]-<score-usage>-s<seed>)',
     )
     .option('--force', 'retrain a finished run from scratch')
     .option('--restart', "discard an interrupted run's checkpoint instead of resuming it")
