@@ -41,19 +41,59 @@ function backboneRows(backbone: 'prm' | 'pier', label: string): SuiteRow[] {
   }));
 }
 
-/** The suites that exist today; more rows join as methods land (DNR: issue #6). */
+/** A DNR method (`@dnr/objectives` name) on a backbone. */
+function dnrRow(label: string, method: string, backbone: 'prm' | 'pier' = 'prm'): SuiteRow {
+  return { label, method, backbone, train: { method, backbone } };
+}
+
+const PRM_ROW = backboneRows('prm', 'PRM')[0]!;
+
+/** The suites that exist today; more rows join as baselines land. */
 export const SUITES: Readonly<Record<string, SuiteDefinition>> = {
   main: {
     name: 'main',
     paper: 'Table 1',
     title: 'Main comparison',
-    rows: backboneRows('prm', 'PRM'),
+    rows: [
+      ...backboneRows('prm', 'PRM'),
+      dnrRow('w/ G', 'w-g'),
+      dnrRow('w/ B', 'w-b'),
+      dnrRow('DNR-G', 'dnr-g'),
+      dnrRow('DNR-B', 'dnr-b'),
+    ],
   },
   scores: {
     name: 'scores',
     paper: 'Table 2',
     title: 'Ways of feeding retriever scores to PRM and Pier',
-    rows: [...backboneRows('prm', 'PRM'), ...backboneRows('pier', 'Pier')],
+    rows: [
+      ...backboneRows('prm', 'PRM'),
+      dnrRow('PRM + DNR', 'dnr-b'),
+      ...backboneRows('pier', 'Pier'),
+      dnrRow('Pier + DNR', 'dnr-b', 'pier'),
+    ],
+  },
+  ablation: {
+    name: 'ablation',
+    paper: 'Table 3',
+    title: 'Noise generators and learning objectives',
+    rows: [
+      PRM_ROW,
+      dnrRow('w/ G', 'w-g'),
+      dnrRow('w/ B', 'w-b'),
+      dnrRow('G w/o L_adv', 'g-wo-adv'),
+      dnrRow('G w/o L_x', 'g-wo-x'),
+      dnrRow('DNR-G', 'dnr-g'),
+      dnrRow('B w/o L_adv', 'b-wo-adv'),
+      dnrRow('B w/o L_x', 'b-wo-x'),
+      dnrRow('DNR-B', 'dnr-b'),
+    ],
+  },
+  beta: {
+    name: 'beta',
+    paper: 'Table 9',
+    title: 'Beta warm-up noise: U-shaped Beta(0.5, 0.5) vs Beta(2, 5)',
+    rows: [PRM_ROW, dnrRow('DNR-B', 'dnr-b'), dnrRow('DNR-BL', 'dnr-bl')],
   },
 };
 export const SUITE_NAMES = Object.keys(SUITES) as [string, ...string[]];

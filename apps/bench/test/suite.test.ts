@@ -115,7 +115,7 @@ describe('dnr-bench suite', () => {
     const { stdout, stderr, error } = await runCli(args);
     expect(error).toBeUndefined();
     expect(stderr).toMatch(/^backend: cpu/m);
-    expect(stderr).toMatch(/8 training runs, in this process/);
+    expect(stderr).toMatch(/16 training runs, in this process/);
     expect(stdout).toMatch(/main \(Table 1\) · lab · profile quick · 2 seed\(s\)/);
     expect(stdout).toMatch(/^PRM \+ c score +\d+\.\d\d ± /m);
     const report = JSON.parse(readFileSync(join(out, 'suites/quick/lab/main.json'), 'utf8'));
@@ -133,6 +133,10 @@ describe('dnr-bench suite', () => {
       'PRM + c score',
       'PRM + + score',
       'PRM + w score',
+      'w/ G',
+      'w/ B',
+      'DNR-G',
+      'DNR-B',
     ]);
     const oracle = report.rows[0].metrics;
     const retriever = report.rows[1].metrics;
@@ -150,7 +154,7 @@ describe('dnr-bench suite', () => {
     const before = readFileSync(join(out, 'suites/quick/lab/main.json'), 'utf8');
     const { stderr, error } = await runCli(args);
     expect(error).toBeUndefined();
-    expect(stderr.match(/finished earlier/g)).toHaveLength(8);
+    expect(stderr.match(/finished earlier/g)).toHaveLength(16);
     const after = readFileSync(join(out, 'suites/quick/lab/main.json'), 'utf8');
     expect(JSON.parse(after).rows).toEqual(JSON.parse(before).rows);
   });
@@ -161,17 +165,17 @@ describe('dnr-bench suite', () => {
     expect(same.stderr).toMatch(/finished runs only, nothing trained/);
     const report = JSON.parse(readFileSync(join(out, 'suites/quick/lab/main.json'), 'utf8'));
     expect(report.missing).toEqual([]);
-    expect(report.rows).toHaveLength(6);
+    expect(report.rows).toHaveLength(10);
     const empty = join(dir, 'empty');
     const none = await runCli([...args.slice(0, -1), empty, '--finished-only']);
     expect(none.error).toBeUndefined();
-    expect(none.stderr).toMatch(/8 run\(s\) not finished yet: lab-prm-plain-quick-s1/);
+    expect(none.stderr).toMatch(/16 run\(s\) not finished yet: lab-prm-plain-quick-s1/);
     const partial = JSON.parse(readFileSync(join(empty, 'suites/quick/lab/main.json'), 'utf8'));
     expect(partial.rows.map((r: { label: string }) => r.label)).toEqual([
       'oracle (true probabilities)',
       'retriever order',
     ]);
-    expect(partial.missing).toHaveLength(8);
+    expect(partial.missing).toHaveLength(16);
   });
 
   it('rejects an unknown suite and a file profile without input', async () => {

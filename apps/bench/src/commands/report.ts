@@ -75,7 +75,7 @@ export function suiteMarkdown(report: SuiteReport): string {
     const label = (row as { label?: string }).label ?? `${row.method} (${row.backbone})`;
     const paper = PAPER_ML1M[label];
     const ours = METRIC_NAMES.map((m) => cell(row.metrics[m], row.seeds));
-    const theirs = METRIC_NAMES.map((m) => (paper ? paper[m].toFixed(2) : ''));
+    const theirs = METRIC_NAMES.map((m) => paper?.[m]?.toFixed(2) ?? '');
     lines.push(`| ${label} | ${ours.join(' | ')} | ${theirs.join(' | ')} |`);
   }
   if (report.missing.length > 0) {
