@@ -16,7 +16,7 @@ const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
 describe('loadMovieLensItems', () => {
   it('ML-1M movies.dat: Latin-1 titles, years, multi-hot genres, unseen genres appended', async () => {
-    const m = await loadMovieLensItems(join(fixtures, 'movies.dat'));
+    const m = await loadMovieLensItems(join(fixtures, 'tiny-movies.dat'));
     expect(m.release).toBe('ml-1m');
     expect(m.ids).toEqual(['1', '73', '999']);
     expect(m.titles[1]).toBe('Misérables, Les (1995)');

@@ -54,7 +54,7 @@ async function formatErrorAsync(p: Promise<unknown>): Promise<DataFormatError> {
 
 describe('loadInteractions: one fixture per format', () => {
   it('reads ML-1M ratings.dat (movielens) with dense ids in order of first appearance', async () => {
-    const x = await loadInteractions(fixture('ratings.dat'), { format: 'movielens' });
+    const x = await loadInteractions(fixture('tiny-ratings.dat'), { format: 'movielens' });
     expect(plain(x)).toEqual({
       user: [0, 0, 1, 1],
       item: [0, 1, 0, 2],
@@ -67,11 +67,11 @@ describe('loadInteractions: one fixture per format', () => {
     expect(x.format).toBe('movielens');
     expect(x.duplicates).toBe(0);
     expect(x.rowsRead).toBe(4);
-    expect(x.source).toBe(fixture('ratings.dat'));
+    expect(x.source).toBe(fixture('tiny-ratings.dat'));
   });
 
   it('reads ML-100K u.data (ml100k)', async () => {
-    const x = await loadInteractions(fixture('u.data'), { format: 'ml100k' });
+    const x = await loadInteractions(fixture('tiny-u.data'), { format: 'ml100k' });
     expect(plain(x)).toEqual({
       user: [0, 1, 0],
       item: [0, 1, 1],
@@ -120,11 +120,11 @@ describe('loadInteractions: one fixture per format', () => {
   });
 
   it('reads gzip transparently, whatever the file name', async () => {
-    const plainRows = await loadInteractions(fixture('ratings.dat'), { format: 'movielens' });
+    const plainRows = await loadInteractions(fixture('tiny-ratings.dat'), { format: 'movielens' });
     const gz = join(tmp, 'ratings.dat.gz');
-    writeFileSync(gz, gzipSync(readFileSync(fixture('ratings.dat'))));
+    writeFileSync(gz, gzipSync(readFileSync(fixture('tiny-ratings.dat'))));
     const noExt = join(tmp, 'ratings-compressed');
-    writeFileSync(noExt, gzipSync(readFileSync(fixture('ratings.dat'))));
+    writeFileSync(noExt, gzipSync(readFileSync(fixture('tiny-ratings.dat'))));
     const a = await loadInteractions(gz, { format: 'movielens' });
     const b = await loadInteractions(noExt, { format: 'movielens' });
     expect(plain(a)).toEqual(plain(plainRows));
