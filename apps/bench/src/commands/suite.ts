@@ -21,6 +21,7 @@ import {
 import { safeSegment, writeFileAtomic } from '../files';
 import { flagsOf, parseIntFlag } from '../options';
 import { prepareDataset, prepareSchema } from '../prepare';
+import type { SuitePlot, SuiteTable } from '../report-types';
 import { resolveSettings } from '../settings';
 import {
   NotFinishedError,
@@ -72,6 +73,15 @@ export interface SuiteReport {
   readonly failed: readonly string[];
   /** Runs not finished yet (only with `--finished-only`). */
   readonly missing: readonly string[];
+  /**
+   * Every measured run (reference rows included, one per seed), for paired tests across rows;
+   * `runId` is the training run's directory under `<out>/runs` (absent for reference rows).
+   */
+  readonly runs: ReadonlyArray<RunRecord & { label: string; runId?: string }>;
+  /** Curves for SVG plots (sensitivity sweeps, noise densities, training curves). */
+  readonly plots?: readonly SuitePlot[];
+  /** Extra tables (e.g. retriever AUC, time per epoch). */
+  readonly tables?: readonly SuiteTable[];
 }
 
 interface SuiteData {
@@ -173,7 +183,7 @@ export async function runSuite(
     `suite ${suite.name} (${suite.paper}) · dataset ${data.name} (${ds.split.length} lists of ${ds.listSize}; ` +
       `${test.length} test lists) · profile ${settings.profile}: ${PROFILES[settings.profile]!.description}`,
   );
-  const records: Array<RunRecord & { label: string }> = [];
+  const records: Array<RunRecord & { label: string; runId?: string }> = [];
   for (let seed = 1; seed <= settings.seeds; seed++) {
     for (const method of REFERENCE_METHODS) {
       if (method === 'random') continue;
@@ -224,6 +234,7 @@ export async function runSuite(
       method: row.method,
       backbone: row.backbone,
       seed: spec.seed,
+      runId: spec.id,
       metrics: finiteMetrics(outcome.report.test),
     });
   });
@@ -243,6 +254,7 @@ export async function runSuite(
     rows,
     failed,
     missing,
+    runs: records,
   };
   const path = join(
     settings.out,
