@@ -5,6 +5,7 @@ import {
   INTERACTION_FORMATS,
   canonicalJson,
   generateLabDataset,
+  idealAugmentLab,
   type InteractionFormat,
   type RerankDataset,
 } from '@dnr/data';
@@ -126,6 +127,16 @@ export const trainSchema = z.object({
   sideFeatures: z.boolean().default(true),
   /** Item-id embeddings (false with side features = a content-only reranker). */
   useIds: z.boolean().default(true),
+  /**
+   * PRM's learned embedding of each candidate's retriever rank. With `scoreUsage: 'none'`, false
+   * gives a reranker that never sees the retriever (the "content-only" reference of protocol 0b.7).
+   */
+  rankEmbedding: z.boolean().default(true),
+  /**
+   * Lab only: synthetic copies of every training list with scores redrawn from the lab's true
+   * noise model at the evaluation noise level (the "ideal augmentation" reference, protocol 0b.7).
+   */
+  idealAugmentation: z.int().min(0).max(16).default(0),
   epochs: z.int().min(1).max(100_000).default(100),
   batchSize: z.int().min(1).max(1_000_000).default(256),
   evalBatchSize: z.int().min(1).max(1_000_000).default(512),
@@ -212,6 +223,10 @@ export function dataSource(s: TrainSettings): DataSource {
     throw new Error('a file dataset needs both --format and --input');
   }
   if (s.lab !== undefined) throw new Error("'lab' settings apply only to --dataset lab");
+  if (s.idealAugmentation > 0)
+    throw new Error(
+      '--ideal-augmentation applies only to --dataset lab (it needs the true noise model)',
+    );
   const stem = basename(input)
     .replace(/\.gz$/, '')
     .replace(/\.[^.]*$/, '');
@@ -343,6 +358,8 @@ export function modelConfig(s: TrainSettings, ds: RerankDataset): Record<string,
     userEncoder: s.userEncoder,
   };
   const { backbone, scoreUsage } = resolveMethod(s);
+  if (!s.rankEmbedding && backbone !== 'prm')
+    throw new Error(`--no-rank-embedding applies to PRM only, not to ${backbone}`);
   const features =
     backbone === 'prm' && s.sideFeatures
       ? {
@@ -353,6 +370,7 @@ export function modelConfig(s: TrainSettings, ds: RerankDataset): Record<string,
   return {
     ...features,
     ...(s.useIds ? {} : { useIds: false }),
+    ...(s.rankEmbedding ? {} : { rankEmbedding: false }),
     numItems: ds.numItems,
     numUsers: ds.numUsers,
     maxListSize: ds.listSize,
@@ -369,8 +387,17 @@ async function loadData(
   log: Log,
 ): Promise<{ ds: RerankDataset; description: Record<string, unknown> }> {
   if (source.kind === 'lab') {
-    const ds = generateLabDataset({ ...s.lab, seed: s.labSeed });
-    return { ds, description: { name: 'lab', seed: s.labSeed, ...(s.lab ? { lab: s.lab } : {}) } };
+    const lab = generateLabDataset({ ...s.lab, seed: s.labSeed });
+    const ds = idealAugmentLab(lab, s.idealAugmentation, s.labSeed + 1);
+    return {
+      ds,
+      description: {
+        name: 'lab',
+        seed: s.labSeed,
+        ...(s.lab ? { lab: s.lab } : {}),
+        ...(s.idealAugmentation > 0 ? { idealAugmentation: s.idealAugmentation } : {}),
+      },
+    };
   }
   const prep = prepareSchema.parse({
     format: source.format,

@@ -55,3 +55,50 @@ describe('dnr-bench train with side features', () => {
     expect((noFeatures.error as Error).message).toMatch(/useIds/);
   });
 });
+
+describe('dnr-bench train reference settings of the lab (protocol 0b.7)', () => {
+  const dir = tempFiles({ 'run.json': JSON.stringify(RUN_FILE) });
+  const base = ['train', '--method', 'prm', '--dataset', 'lab', '--config', join(dir, 'run.json')];
+  const tail = ['--epochs', '1', '--backend', 'cpu', '--out', join(dir, 'results')];
+  const modelOf = (id: string): Record<string, unknown> =>
+    (
+      JSON.parse(readFileSync(join(dir, 'results', id, 'config.json'), 'utf8')) as {
+        model: { config: Record<string, unknown> };
+      }
+    ).model.config;
+
+  it('trains a PRM that never sees the retriever (no rank embedding, no score)', async () => {
+    const run = await runCli([...base, '--no-rank-embedding', '--run-id', 'blind', ...tail]);
+    expect(run.error).toBeUndefined();
+    expect(modelOf('blind')).toMatchObject({ rankEmbedding: false, scoreUsage: 'none' });
+    const pier = await runCli([
+      ...base.map((a) => (a === 'prm' ? 'pier' : a)),
+      '--no-rank-embedding',
+      '--run-id',
+      'pier-blind',
+      ...tail,
+    ]);
+    expect((pier.error as Error).message).toMatch(/PRM only/);
+  });
+
+  it('trains on ideally augmented training lists (lab only)', async () => {
+    const run = await runCli([...base, '--ideal-augmentation', '2', '--run-id', 'ideal', ...tail]);
+    expect(run.error).toBeUndefined();
+    // 120 real training lists plus 2 x 120 redrawn copies, then 30 + 30 evaluation lists.
+    expect(run.stderr).toMatch(/on lab \(420 lists of 20\)/);
+    expect(run.stderr).toMatch(/batch 1\/6 /);
+    const file = await runCli([
+      'train',
+      '--method',
+      'prm',
+      '--format',
+      'ml100k',
+      '--input',
+      join(dir, 'missing.data'),
+      '--ideal-augmentation',
+      '1',
+      ...tail,
+    ]);
+    expect((file.error as Error).message).toMatch(/applies only to --dataset lab/);
+  });
+});

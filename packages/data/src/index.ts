@@ -110,7 +110,7 @@ export type {
   SaveOptions,
   TypedArray,
 } from './cache';
-export { LAB_DEFAULTS, generateLabDataset, sampleLabScores } from './lab';
+export { LAB_DEFAULTS, generateLabDataset, idealAugmentLab, sampleLabScores } from './lab';
 export type {
   LabConfig,
   LabDataset,

@@ -585,3 +585,105 @@ export function generateLabDataset(config: LabConfig): LabDataset {
     },
   };
 }
+
+/**
+ * The "ideal augmentation" reference of protocol 0b.7: appends `copies` synthetic copies of every
+ * training list whose retriever scores are redrawn from the lab's true noise model at the
+ * validation/test noise level (`retrieverNoise.eval`, the noise the reranker meets at test time),
+ * each copy re-sorted by its new scores. Training a score-reading reranker on the result is what
+ * any score augmentation (DNR included) can at best approximate: if it does not beat plain
+ * training, no learned generator can. Validation and test lists are untouched; lists keep the
+ * train, validation, test layout. Deterministic for a given `seed`.
+ *
+ * @param ds a lab dataset from {@link generateLabDataset}.
+ * @param copies synthetic copies per training list (an integer >= 0; 0 returns `ds`).
+ * @param seed seed of the redrawn noise.
+ * @returns a new lab dataset with `(1 + copies)` times the training lists; `meta.idealAugmentation`
+ *   records `{ copies, seed, std }`.
+ */
+export function idealAugmentLab(ds: LabDataset, copies: number, seed: number): LabDataset {
+  if (!Number.isInteger(copies) || copies < 0) {
+    throw new RangeError(`idealAugmentLab: copies must be an integer >= 0, got ${copies}`);
+  }
+  if (copies === 0) return ds;
+  const { listSize: L, historyLength: H } = ds;
+  const n = ds.split.length;
+  const trainRows: number[] = [];
+  for (let r = 0; r < n; r++) if (ds.split[r] === 0) trainRows.push(r);
+  const firstEval = n === 0 ? 0 : ds.split.findIndex((s) => s !== 0);
+  if (firstEval !== -1 && trainRows.some((r) => r > firstEval)) {
+    throw new RangeError(
+      'idealAugmentLab: training lists must come first (train, validation, test)',
+    );
+  }
+  const extra = trainRows.length * copies;
+  const m = n + extra;
+  const user = new Int32Array(m);
+  const split = new Uint8Array(m);
+  const historyCount = new Int32Array(m);
+  const history = new Int32Array(m * H);
+  const items = new Int32Array(m * L);
+  const labels = new Uint8Array(m * L);
+  const trueProbs = new Float32Array(m * L);
+  const scores = new Float32Array(m * L);
+  const copyRow = (from: number, to: number): void => {
+    user[to] = ds.user[from]!;
+    split[to] = ds.split[from]!;
+    historyCount[to] = ds.historyCount[from]!;
+    history.set(ds.history.subarray(from * H, from * H + H), to * H);
+    items.set(ds.items.subarray(from * L, from * L + L), to * L);
+    labels.set(ds.labels.subarray(from * L, from * L + L), to * L);
+    trueProbs.set(ds.trueProbs.subarray(from * L, from * L + L), to * L);
+    scores.set(ds.scores.subarray(from * L, from * L + L), to * L);
+  };
+  const nTrain = trainRows.length;
+  for (let r = 0; r < nTrain; r++) copyRow(r, r);
+  const rn = ds.config.retrieverNoise;
+  const spec: LabNoiseSpec = {
+    std: rn.eval,
+    shape: rn.shape,
+    df: rn.df,
+    positiveShift: rn.positiveShift,
+    positiveScale: rn.positiveScale,
+  };
+  const rng = createRng(seed).fork('ideal-augmentation');
+  const fresh = new Float32Array(L);
+  const perm = new Int32Array(L);
+  const tmpItems = new Int32Array(L);
+  const tmpLabels = new Uint8Array(L);
+  const tmpProbs = new Float32Array(L);
+  const cmp = (a: number, b: number): number => fresh[b]! - fresh[a]! || a - b;
+  let row = nTrain;
+  for (let c = 0; c < copies; c++) {
+    for (let r = 0; r < nTrain; r++, row++) {
+      copyRow(r, row);
+      const off = row * L;
+      tmpItems.set(items.subarray(off, off + L));
+      tmpLabels.set(labels.subarray(off, off + L));
+      tmpProbs.set(trueProbs.subarray(off, off + L));
+      sampleLabScores(tmpProbs, tmpLabels, spec, rng, fresh);
+      for (let g = 0; g < L; g++) perm[g] = g;
+      perm.sort(cmp);
+      for (let g = 0; g < L; g++) {
+        const q = perm[g]!;
+        items[off + g] = tmpItems[q]!;
+        labels[off + g] = tmpLabels[q]!;
+        trueProbs[off + g] = tmpProbs[q]!;
+        scores[off + g] = fresh[q]!;
+      }
+    }
+  }
+  for (let r = nTrain; r < n; r++) copyRow(r, r + extra);
+  return {
+    ...ds,
+    user,
+    split,
+    historyCount,
+    history,
+    items,
+    labels,
+    trueProbs,
+    scores,
+    meta: { ...ds.meta, idealAugmentation: { copies, seed, std: rn.eval } },
+  };
+}

@@ -90,6 +90,15 @@ export function registerTrainCommand(program: Command): void {
     )
     .option('--no-side-features', "ignore the dataset's item/user side features")
     .option('--no-use-ids', 'no item-id embeddings (with side features: a content-only reranker)')
+    .option(
+      '--no-rank-embedding',
+      'PRM: no embedding of the retriever rank (with --score-usage none the model never sees the retriever)',
+    )
+    .option(
+      '--ideal-augmentation <copies>',
+      'lab only: add copies of the training lists with scores redrawn from the true noise model',
+      parseIntFlag,
+    )
     .option('--epochs <n>', 'maximum epochs (default 100)', parseIntFlag)
     .option('--batch-size <n>', 'training lists per batch (default 256)', parseIntFlag)
     .option('--eval-batch-size <n>', 'lists per evaluation batch (default 512)', parseIntFlag)
