@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import { INTERACTION_FORMATS, prepareRequests, type InteractionFormat } from '@dnr/data';
 import { z } from 'zod';
+import { DATASET_NAMES, downloadDataset, formatDownloadSummary, formatProgress } from '../download';
 import { flagsOf, parseIntFlag, parseNumberFlag } from '../options';
 import { formatPrepareSummary, prepareDataset, prepareSchema } from '../prepare';
 import { resolveSettings } from '../settings';
@@ -59,6 +60,47 @@ export async function runDataStats(settings: DataStatsSettings): Promise<string>
       `load ${t.loadMs.toFixed(0)} ms, k-core ${t.kCoreMs.toFixed(0)} ms, requests ${t.requestsMs.toFixed(0)} ms`,
     ],
   ]);
+}
+
+/** Settings of `data download` (flags > run file > these defaults). */
+export const dataDownloadSchema = z.object({
+  dataset: z.enum(DATASET_NAMES, {
+    error: (issue) =>
+      issue.input === undefined
+        ? `a dataset name is required (one of ${DATASET_NAMES.join(', ')})`
+        : `unknown dataset ${JSON.stringify(issue.input)}; valid names: ${DATASET_NAMES.join(', ')}`,
+  }),
+  dir: z.string().min(1).default('data'),
+  archive: z.string().min(1).optional(),
+  timeout: z.number().positive().max(86_400).default(600),
+  force: z.boolean().default(false),
+  json: z.boolean().default(false),
+});
+export type DataDownloadSettings = z.infer<typeof dataDownloadSchema>;
+
+/** `dnr-bench data download`: fetch (or take `--archive`), verify the published MD5, unpack. */
+export async function runDataDownload(settings: DataDownloadSettings): Promise<string> {
+  const tty = process.stderr.isTTY === true;
+  let progressShown = false;
+  const result = await downloadDataset(settings.dataset, {
+    dir: settings.dir,
+    ...(settings.archive !== undefined ? { archive: settings.archive } : {}),
+    force: settings.force,
+    timeoutMs: settings.timeout * 1000,
+    progressIntervalMs: tty ? 250 : 2000,
+    onProgress: (received, total) => {
+      const line = `${settings.dataset}: ${formatProgress(received, total)}`;
+      process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+      progressShown = true;
+    },
+    log: (line) => {
+      if (tty && progressShown) process.stderr.write('\n');
+      progressShown = false;
+      process.stderr.write(`${line}\n`);
+    },
+  });
+  if (tty && progressShown) process.stderr.write('\n');
+  return settings.json ? JSON.stringify(result) : formatDownloadSummary(result);
 }
 
 export function registerDataCommands(program: Command): void {
@@ -145,5 +187,29 @@ export function registerDataCommands(program: Command): void {
           ? `${JSON.stringify({ path, cached, ...summary })}\n`
           : `${formatPrepareSummary(summary, path, cached)}\n`,
       );
+    });
+
+  data
+    .command('download')
+    .description(
+      'Download an official GroupLens MovieLens archive (ml-100k, ml-1m), verify its published MD5 and unpack it into <dir>/<dataset>/.',
+    )
+    .argument('<dataset>', `archive to fetch: ${DATASET_NAMES.join(' or ')}`)
+    .option('--dir <dir>', 'parent folder of the unpacked dataset (default data)')
+    .option('--archive <file.zip>', 'verify and unpack a local copy of the archive (no network)')
+    .option(
+      '--timeout <s>',
+      'give up on the download after this many seconds (default 600)',
+      parseNumberFlag,
+    )
+    .option('--force', 'download and unpack again even when a verified copy exists')
+    .option('--json', 'print the result as JSON')
+    .option('--config <file>', 'JSON run file with any of these settings (flags override it)')
+    .action(async (dataset: string, opts: Record<string, unknown>) => {
+      const settings = await resolveSettings(dataDownloadSchema, {
+        configPath: opts.config as string | undefined,
+        flags: { dataset, ...flagsOf(opts) },
+      });
+      process.stdout.write(`${await runDataDownload(settings)}\n`);
     });
 }
