@@ -1,0 +1,164 @@
+/**
+ * Killing a suite with SIGKILL (parent and training children at once) and rerunning it must finish
+ * with the same results as a suite that was never interrupted: finished runs are skipped, the
+ * interrupted ones resume from their last checkpoint, and nothing is lost or half-written.
+ *
+ * The CLI runs as real processes here, bundled from the sources with esbuild (the packages'
+ * dist folders may not exist when tests run) into node_modules/.cache so that its dependencies
+ * resolve from the workspace.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempFiles } from './helpers';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../../..');
+const PACKAGES = ['data', 'retriever', 'backbones', 'noise', 'objectives', 'metrics'];
+const bundleDir = join(root, 'node_modules/.cache/dnr-bench-kill-test', String(process.pid));
+const cli = join(bundleDir, 'cli.js');
+
+// A tiny lab and model; enough epochs that a kill lands inside a run.
+const TINY = {
+  overrides: {
+    lab: {
+      numUsers: 40,
+      numItems: 60,
+      trainLists: 240,
+      validationLists: 40,
+      testLists: 40,
+      listSize: 20,
+      historyLength: 8,
+    },
+    dim: 8,
+    heads: 2,
+    ffnDim: 16,
+    batchSize: 32,
+    epochs: 4,
+    patience: 4,
+  },
+};
+
+interface Finished {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+}
+
+/**
+ * Runs the bundled CLI in its own process group. With `killWhen`, sends SIGKILL to the whole
+ * group as soon as the predicate holds on the stderr seen so far.
+ */
+function runSuite(
+  args: readonly string[],
+  killWhen?: (stderr: string) => boolean,
+): Promise<Finished> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [cli, ...args], {
+      cwd: root,
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    let killed = false;
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      stderr += chunk;
+      if (killWhen && !killed && killWhen(stderr)) {
+        killed = true;
+        process.kill(-child.pid!, 'SIGKILL');
+      }
+    });
+    child.on('error', fail);
+    child.on('close', (code, signal) => done({ code, signal, stderr }));
+  });
+}
+
+/** Gives the kernel a moment to reap the killed group before its files are inspected. */
+async function settle(): Promise<void> {
+  await new Promise((r) => setTimeout(r, 300));
+}
+
+describe('a suite killed with SIGKILL', () => {
+  beforeAll(async () => {
+    mkdirSync(bundleDir, { recursive: true });
+    await build({
+      entryPoints: [join(root, 'apps/bench/src/cli.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      outfile: cli,
+      packages: 'external',
+      alias: Object.fromEntries(
+        PACKAGES.map((p) => [`@dnr/${p}`, join(root, `packages/${p}/src/index.ts`)]),
+      ),
+      logLevel: 'error',
+    });
+  });
+  afterAll(() => rmSync(bundleDir, { recursive: true, force: true }));
+
+  it('finishes on rerun with the same results as an uninterrupted suite', async () => {
+    const dir = tempFiles({ 'tiny.json': JSON.stringify(TINY) });
+    const args = (out: string): string[] => [
+      'suite',
+      'beta',
+      '--profile',
+      'quick',
+      '--seeds',
+      '1',
+      '--jobs',
+      '2',
+      '--backend',
+      'cpu',
+      '--config',
+      join(dir, 'tiny.json'),
+      '--out',
+      join(dir, out),
+    ];
+    const reference = await runSuite(args('reference'));
+    expect(reference.stderr).toMatch(/3 training runs, 2 processes/);
+    expect(reference.code).toBe(0);
+
+    // Kill parent and children once one run has finished and another has written a checkpoint
+    // (so one is skipped on the rerun and at least one resumes mid-run).
+    const runs = join(dir, 'killed', 'runs');
+    const midRun = (): boolean =>
+      existsSync(runs) &&
+      readdirSync(runs).some(
+        (id) =>
+          existsSync(join(runs, id, 'checkpoint.bin')) &&
+          !existsSync(join(runs, id, 'metrics.json')),
+      );
+    const killed = await runSuite(args('killed'), (s) => /finished lab-/.test(s) && midRun());
+    expect(killed.signal).toBe('SIGKILL');
+    await settle();
+    expect(existsSync(join(dir, 'killed/suites/quick/lab/beta.json'))).toBe(false);
+
+    const rerun = await runSuite(args('killed'));
+    expect(rerun.code).toBe(0);
+    expect(rerun.stderr).toMatch(/finished earlier/);
+    // At least one run resumed from its checkpoint rather than starting over.
+    const resumed = readdirSync(runs)
+      .filter((id) => existsSync(join(runs, id, 'metrics.json')))
+      .map(
+        (id) =>
+          (
+            JSON.parse(readFileSync(join(runs, id, 'metrics.json'), 'utf8')) as {
+              resumedFromEpoch: number;
+            }
+          ).resumedFromEpoch,
+      );
+    expect(resumed).toHaveLength(3);
+    expect(Math.max(...resumed)).toBeGreaterThan(0);
+
+    const read = (out: string): { rows: unknown[] } =>
+      JSON.parse(readFileSync(join(dir, out, 'suites/quick/lab/beta.json'), 'utf8')) as {
+        rows: unknown[];
+      };
+    expect(read('killed').rows).toEqual(read('reference').rows);
+  }, 240_000);
+});
