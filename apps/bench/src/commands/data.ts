@@ -1,7 +1,8 @@
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { INTERACTION_FORMATS, prepareRequests, type InteractionFormat } from '@dnr/data';
 import { z } from 'zod';
 import { DATASET_NAMES, downloadDataset, formatDownloadSummary, formatProgress } from '../download';
+import { addProtocolOptions } from '../data-options';
 import { flagsOf, parseIntFlag, parseNumberFlag } from '../options';
 import { formatPrepareSummary, prepareDataset, prepareSchema } from '../prepare';
 import { resolveSettings } from '../settings';
@@ -105,16 +106,12 @@ export async function runDataDownload(settings: DataDownloadSettings): Promise<s
 
 export function registerDataCommands(program: Command): void {
   const data = program.command('data').description('Load, inspect and prepare datasets.');
-  data
+  const stats = data
     .command('stats')
     .description(
       'Counts after the default protocol: k-core filter, chronological windows, windows without a positive dropped.',
-    )
-    .addOption(new Option('--format <format>', 'input format').choices(INTERACTION_FORMATS))
-    .option('--input <file>', 'interaction file (.gz read transparently)')
-    .option('--min-interactions <n>', 'k of the iterative k-core filter (default 20)', parseIntFlag)
-    .option('--positive-threshold <r>', 'ratings >= r are positives (default 3)', parseNumberFlag)
-    .option('--window-size <n>', 'items per request window (default 6)', parseIntFlag)
+    );
+  addProtocolOptions(stats, { lists: false })
     .option('--json', 'print one JSON object { users, items, interactions, requests, positives }')
     .option('--config <file>', 'JSON run file with any of these settings (flags override it)')
     .action(async (opts: Record<string, unknown>) => {
@@ -125,37 +122,12 @@ export function registerDataCommands(program: Command): void {
       process.stdout.write(`${await runDataStats(settings)}\n`);
     });
 
-  data
+  const prepare = data
     .command('prepare')
     .description(
       'Build (or reuse from the cache) the reranking dataset of a file: protocol, cross-fitted MF retrievers, scored 50-candidate lists.',
-    )
-    .addOption(new Option('--format <format>', 'input format').choices(INTERACTION_FORMATS))
-    .option('--input <file>', 'interaction file (.gz read transparently)')
-    .option('--min-interactions <n>', 'k of the iterative k-core filter (default 20)', parseIntFlag)
-    .option('--positive-threshold <r>', 'ratings >= r are positives (default 3)', parseNumberFlag)
-    .option('--window-size <n>', 'items per request window (default 6)', parseIntFlag)
-    .option('--history-cap <n>', 'history items kept per request (default 50)', parseIntFlag)
-    .option('--list-size <n>', 'candidates per list (default 50)', parseIntFlag)
-    .addOption(
-      new Option('--split <mode>', 'per-user window split (default ratio 80/10/10)').choices([
-        'ratio',
-        'leave-last',
-      ]),
-    )
-    .addOption(
-      new Option(
-        '--candidates <mode>',
-        'exposed items + sampled negatives, or the retriever top list (default sampled)',
-      ).choices(['sampled', 'top']),
-    )
-    .addOption(
-      new Option(
-        '--retriever-mode <mode>',
-        'which windows each retriever is fitted on (default crossfit)',
-      ).choices(['crossfit', 'temporal', 'shared']),
-    )
-    .option('--folds <k>', 'cross-fitting folds (default 2)', parseIntFlag)
+    );
+  addProtocolOptions(prepare, { lists: true })
     .option('--dim <d>', 'MF embedding size (default 128)', parseIntFlag)
     .option(
       '--negatives <n>',

@@ -1,14 +1,14 @@
 import { type Command, Option } from 'commander';
-import { INTERACTION_FORMATS } from '@dnr/data';
 import { HEURISTIC_NOISE_NAMES, SCORE_DIVERGENCE_KINDS } from '@dnr/objectives';
 import { BACKEND_CHOICES } from '../backend';
+import { addProtocolOptions } from '../data-options';
 import { flagsOf, parseIntFlag, parseNumberFlag } from '../options';
 import { resolveSettings } from '../settings';
 import { TRAIN_BACKBONES, TRAIN_METHODS, formatTrainReport, runTrain, trainSchema } from '../train';
 
 /** Registers `dnr-bench train`. */
 export function registerTrainCommand(program: Command): void {
-  program
+  const train = program
     .command('train')
     .description(
       'Train one reranker, plain (--method prm|pier) or with a DNR method on --backbone, with early stopping on validation NDCG@6; writes <out>/<run-id>/{config.json, log.jsonl, checkpoint.bin, best.dnrr, metrics.json}. Rerunning resumes an interrupted run and skips a finished one.',
@@ -31,42 +31,8 @@ export function registerTrainCommand(program: Command): void {
       ).choices(['none', 'concat', 'add', 'weight']),
     )
     .option('--dataset <name>', "'lab' (default) or <format>:<file>")
-    .option('--lab-seed <n>', 'seed of the synthetic lab dataset (default 2026)', parseIntFlag)
-    .addOption(
-      new Option('--format <format>', 'input format of a file dataset').choices(
-        INTERACTION_FORMATS,
-      ),
-    )
-    .option('--input <file>', 'interaction file; prepared (and cached) as by `data prepare`')
-    .option('--min-interactions <n>', 'data: k-core k (default 20)', parseIntFlag)
-    .option(
-      '--positive-threshold <r>',
-      'data: ratings >= r are positives (default 3)',
-      parseNumberFlag,
-    )
-    .option('--list-size <n>', 'data: candidates per list (default 50)', parseIntFlag)
-    .option('--window-size <n>', 'data: items per request window (default 6)', parseIntFlag)
-    .option('--history-cap <n>', 'data: history items kept per request (default 50)', parseIntFlag)
-    .addOption(
-      new Option('--split <mode>', 'data: per-user window split (default ratio)').choices([
-        'ratio',
-        'leave-last',
-      ]),
-    )
-    .addOption(
-      new Option('--candidates <mode>', 'data: candidate lists (default sampled)').choices([
-        'sampled',
-        'top',
-      ]),
-    )
-    .addOption(
-      new Option('--retriever-mode <mode>', 'data: retriever fitting (default crossfit)').choices([
-        'crossfit',
-        'temporal',
-        'shared',
-      ]),
-    )
-    .option('--folds <k>', 'data: cross-fitting folds (default 2)', parseIntFlag)
+    .option('--lab-seed <n>', 'seed of the synthetic lab dataset (default 2026)', parseIntFlag);
+  addProtocolOptions(train, { lists: true, prefix: 'data: ' })
     .option('--retriever-dim <d>', 'data: MF embedding size (default 128)', parseIntFlag)
     .option('--negatives <n>', 'data: MF negatives per positive (default 4)', parseIntFlag)
     .option('--retriever-epochs <n>', 'data: maximum MF epochs (default 100)', parseIntFlag)
