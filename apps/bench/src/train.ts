@@ -4,6 +4,7 @@ import { createReranker, listRerankers, type Reranker, type ScoreUsage } from '@
 import {
   INTERACTION_FORMATS,
   canonicalJson,
+  LAB_DEFAULTS,
   generateLabDataset,
   idealAugmentLab,
   type InteractionFormat,
@@ -137,6 +138,11 @@ export const trainSchema = z.object({
    * noise model at the evaluation noise level (the "ideal augmentation" reference, protocol 0b.7).
    */
   idealAugmentation: z.int().min(0).max(16).default(0),
+  /**
+   * Lab only: score training lists with the validation/test retriever noise (no train/test shift),
+   * the "honest training scores" reference of protocol 0b.7.
+   */
+  honestScores: z.boolean().default(false),
   epochs: z.int().min(1).max(100_000).default(100),
   batchSize: z.int().min(1).max(1_000_000).default(256),
   evalBatchSize: z.int().min(1).max(1_000_000).default(512),
@@ -223,6 +229,10 @@ export function dataSource(s: TrainSettings): DataSource {
     throw new Error('a file dataset needs both --format and --input');
   }
   if (s.lab !== undefined) throw new Error("'lab' settings apply only to --dataset lab");
+  if (s.honestScores)
+    throw new Error(
+      '--honest-scores applies only to --dataset lab (it redraws the retriever noise)',
+    );
   if (s.idealAugmentation > 0)
     throw new Error(
       '--ideal-augmentation applies only to --dataset lab (it needs the true noise model)',
@@ -387,7 +397,12 @@ async function loadData(
   log: Log,
 ): Promise<{ ds: RerankDataset; description: Record<string, unknown> }> {
   if (source.kind === 'lab') {
-    const lab = generateLabDataset({ ...s.lab, seed: s.labSeed });
+    const noise = { ...LAB_DEFAULTS.retrieverNoise, ...s.lab?.retrieverNoise };
+    const lab = generateLabDataset({
+      ...s.lab,
+      ...(s.honestScores ? { retrieverNoise: { ...noise, train: noise.eval } } : {}),
+      seed: s.labSeed,
+    });
     const ds = idealAugmentLab(lab, s.idealAugmentation, s.labSeed + 1);
     return {
       ds,
@@ -396,6 +411,7 @@ async function loadData(
         seed: s.labSeed,
         ...(s.lab ? { lab: s.lab } : {}),
         ...(s.idealAugmentation > 0 ? { idealAugmentation: s.idealAugmentation } : {}),
+        ...(s.honestScores ? { honestScores: true } : {}),
       },
     };
   }

@@ -81,6 +81,21 @@ describe('dnr-bench train reference settings of the lab (protocol 0b.7)', () => 
     expect((pier.error as Error).message).toMatch(/PRM only/);
   });
 
+  it('scores training lists with the test-time noise for --honest-scores', async () => {
+    const run = await runCli([...base, '--honest-scores', '--run-id', 'honest', ...tail]);
+    expect(run.error).toBeUndefined();
+    const config = JSON.parse(readFileSync(join(dir, 'results/honest/config.json'), 'utf8')) as {
+      dataset: Record<string, unknown>;
+    };
+    expect(config.dataset).toMatchObject({ name: 'lab', honestScores: true });
+    // Same seeds, other training scores: the training lists' ranks differ, so the loss does too.
+    const shifted = await runCli([...base, '--run-id', 'shifted', ...tail]);
+    const loss = (stderr: string): string | undefined =>
+      /epoch 1\/1 · loss ([\d.]+)/.exec(stderr)?.[1];
+    expect(loss(run.stderr)).toBeDefined();
+    expect(loss(run.stderr)).not.toBe(loss(shifted.stderr));
+  });
+
   it('trains on ideally augmented training lists (lab only)', async () => {
     const run = await runCli([...base, '--ideal-augmentation', '2', '--run-id', 'ideal', ...tail]);
     expect(run.error).toBeUndefined();

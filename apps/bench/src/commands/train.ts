@@ -61,6 +61,10 @@ export function registerTrainCommand(program: Command): void {
       'PRM: no embedding of the retriever rank (with --score-usage none the model never sees the retriever)',
     )
     .option(
+      '--honest-scores',
+      'lab only: training lists scored with the test-time retriever noise (no train/test shift)',
+    )
+    .option(
       '--ideal-augmentation <copies>',
       'lab only: add copies of the training lists with scores redrawn from the true noise model',
       parseIntFlag,
