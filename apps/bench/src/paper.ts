@@ -2,7 +2,9 @@ import type { MetricName } from './evaluate';
 
 /**
  * The paper's ML-1M figures (percent) for the rows our suites reproduce, to print beside ours.
- * Sources: Table 1 (main comparison), Table 2 (score usages, PRM and Pier), Table 3 (ablations).
+ * Sources: Table 1 (main comparison), Table 2 (score usages, PRM and Pier), Table 3 (ablations),
+ * Table 9 (DNR-BL), Table 10 (larger PRM: its "original PRM" and "original PRM+DNR" rows equal
+ * Table 1's PRM and DNR-G, so they need no entry of their own).
  * In Table 3 the loss symbols were lost in extraction; the first "w/o" row of each generator is
  * read as "w/o L_adv" and the second as "w/o L_x" (docs/protocol.md).
  */
@@ -53,4 +55,34 @@ export const PAPER_ML1M: Readonly<Record<string, Figures>> = {
   'G w/o L_x': f(63.47, 76.43, 66.43, 69.19, 91.9),
   'B w/o L_adv': f(63.65, 76.9, 67.01, 69.64, 90.85),
   'B w/o L_x': f(63.32, 76.62, 66.76, 69.29, 90.6),
+  // Table 10
+  'larger PRM': f(62.95, 76.09, 66.72, 68.61, 88.68),
+  'larger PRM + DNR': f(65.87, 78.72, 69.33, 71.95, 89.19),
 };
+
+/** The paper's datasets, in its column order. */
+export const PAPER_DATASETS = ['ML-1M', 'Kuaivideo', 'Book'] as const;
+export type PaperDataset = (typeof PAPER_DATASETS)[number];
+
+/**
+ * Table 8: the MF retriever's AUC (percent) — held-out positives against sampled negatives, the
+ * metric of `data prepare`'s "retriever AUC" (not the per-list AUC of the candidate lists).
+ */
+export const PAPER_RETRIEVER_AUC: Readonly<Record<PaperDataset, number>> = {
+  'ML-1M': 79.2,
+  Kuaivideo: 89.62,
+  Book: 88.82,
+};
+
+/**
+ * Table 12: training seconds per epoch (the paper's mm:ss, PyTorch on an A40 GPU). `w/ score` is
+ * PRM fed the retriever score (any usage); `DNR` is not said to be DNR-G or DNR-B.
+ */
+export const PAPER_EPOCH_SECONDS: Readonly<Record<string, Readonly<Record<PaperDataset, number>>>> =
+  {
+    PRM: { 'ML-1M': 61, Kuaivideo: 141, Book: 102 },
+    Pier: { 'ML-1M': 114, Kuaivideo: 251, Book: 156 },
+    DCDR: { 'ML-1M': 147, Kuaivideo: 298, Book: 182 },
+    'w/ score': { 'ML-1M': 63, Kuaivideo: 169, Book: 106 },
+    DNR: { 'ML-1M': 66, Kuaivideo: 192, Book: 111 },
+  };

@@ -3,6 +3,7 @@ import { cpus } from 'node:os';
 import { type Command, Option } from 'commander';
 import {
   INTERACTION_FORMATS,
+  canonicalJson,
   generateLabDataset,
   type InteractionFormat,
   type RerankDataset,
@@ -23,6 +24,7 @@ import { flagsOf, parseIntFlag } from '../options';
 import { prepareDataset, prepareSchema } from '../prepare';
 import type { SuitePlot, SuiteTable } from '../report-types';
 import { resolveSettings } from '../settings';
+import { suiteExtras, type FinishedRun } from '../suite-extras';
 import {
   NotFinishedError,
   builtCliPath,
@@ -33,7 +35,17 @@ import {
   type JobRunner,
   type RunSpec,
 } from '../suite-runner';
-import { PROFILES, PROFILE_NAMES, SUITES, SUITE_NAMES, type SuiteDefinition } from '../suites';
+import {
+  PROFILES,
+  PROFILE_NAMES,
+  SUITES,
+  SUITE_NAMES,
+  SWEEP_METHODS,
+  suiteRows,
+  type SuiteDefinition,
+  type SuiteRow,
+  type SuiteSizes,
+} from '../suites';
 
 /** Seed of the lab dataset used by the quick profile (the same default as `dnr-bench train`). */
 export const LAB_SEED = 2026;
@@ -57,6 +69,21 @@ export const suiteSchema = z.object({
   overrides: z.record(z.string(), z.unknown()).default({}),
   /** Train nothing: aggregate the runs that are already finished and list the missing ones. */
   finishedOnly: z.boolean().default(false),
+  /**
+   * `sensitivity` grids in place of the profile's (run file only), e.g.
+   * `{ "methods": ["dnr-g"], "alpha": [0.2, 0.4], "lambda": [], "tau": [0, 3] }`; a list left out
+   * keeps the profile's, an empty one sweeps nothing.
+   */
+  sweep: z
+    .object({
+      methods: z.array(z.enum(SWEEP_METHODS)).min(1),
+      alpha: z.array(z.number().gt(0).lt(1)),
+      lambda: z.array(z.number().min(0).max(100)),
+      tau: z.array(z.int().min(0).max(100_000)),
+    })
+    .partial()
+    .strict()
+    .optional(),
 });
 export type SuiteSettings = z.infer<typeof suiteSchema>;
 
@@ -127,7 +154,46 @@ function finiteMetrics(m: Record<MetricName, number | null>): Record<MetricName,
   >;
 }
 
-/** The training runs of a suite: every row at every seed. */
+/** The profile's suite sizes with the settings' `sweep` grids over its own. */
+export function suiteSizes(settings: SuiteSettings): SuiteSizes {
+  const sizes = PROFILES[settings.profile]!.sizes;
+  return { ...sizes, sweep: { ...sizes.sweep, ...settings.sweep } };
+}
+
+/** The rows of the settings' suite at the settings' sizes. */
+export function rowsFor(suite: SuiteDefinition, settings: SuiteSettings): readonly SuiteRow[] {
+  return suiteRows(suite, suiteSizes(settings));
+}
+
+/**
+ * Refuses `overrides` that would replace a setting a row chooses itself (its method, score usage,
+ * swept value, number of blocks, …): the row would silently stop being what its label says.
+ */
+function checkOverrides(
+  suite: SuiteDefinition,
+  rows: readonly SuiteRow[],
+  overrides: object,
+): void {
+  const allowed = new Set(suite.overridable ?? []);
+  for (const row of rows) {
+    for (const [key, value] of Object.entries(row.train)) {
+      const override = (overrides as Record<string, unknown>)[key];
+      if (override === undefined || allowed.has(key)) continue;
+      if (canonicalJson(override) !== canonicalJson(value)) {
+        throw new Error(
+          `overrides.${key} = ${JSON.stringify(override)} would replace the ${key} of the ` +
+            `${suite.name} row '${row.label}' (${JSON.stringify(value)}); leave it out of overrides`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * The training runs of a suite: every row at every seed. The run id is
+ * `<dataset>-<backbone>-<runKey, or the method without spaces>-<profile>-s<seed>`; rows with the
+ * same id train the same settings and share the run (see {@link uniqueRuns}).
+ */
 export function suiteRuns(
   suite: SuiteDefinition,
   settings: SuiteSettings,
@@ -135,12 +201,13 @@ export function suiteRuns(
   runsDir: string,
 ): Array<RunSpec & { row: number; seed: number }> {
   const profile = PROFILES[settings.profile]!;
+  const rows = rowsFor(suite, settings);
+  checkOverrides(suite, rows, settings.overrides);
   const specs: Array<RunSpec & { row: number; seed: number }> = [];
-  suite.rows.forEach((row, r) => {
+  rows.forEach((row, r) => {
     for (let seed = 1; seed <= settings.seeds; seed++) {
-      const id = safeSegment(
-        `${data.name}-${row.backbone}-${row.method.replace(/ /g, '')}-${profile.name}-s${seed}`,
-      );
+      const stem = row.runKey ?? row.method.replace(/ /g, '');
+      const id = safeSegment(`${data.name}-${row.backbone}-${stem}-${profile.name}-s${seed}`);
       specs.push({
         id,
         row: r,
@@ -162,9 +229,26 @@ export function suiteRuns(
 }
 
 /**
- * Runs a suite: the reference rows on the test split, then every (row, seed) training run,
- * `jobs` at a time in separate processes. Finished runs are skipped and interrupted ones resume
- * from their checkpoints, so rerunning an interrupted suite finishes it. Writes
+ * The distinct runs of a list of specs (first occurrence of each id, in order).
+ * @throws Error when two specs share an id but not their settings (a suite definition bug).
+ */
+export function uniqueRuns<T extends RunSpec>(specs: readonly T[]): T[] {
+  const seen = new Map<string, T>();
+  for (const spec of specs) {
+    const other = seen.get(spec.id);
+    if (!other) seen.set(spec.id, spec);
+    else if (canonicalJson(other.settings) !== canonicalJson(spec.settings)) {
+      throw new Error(`two rows give run id ${spec.id} to different settings`);
+    }
+  }
+  return [...seen.values()];
+}
+
+/**
+ * Runs a suite: the reference rows on the test split, then every distinct (row, seed) training
+ * run, `jobs` at a time in separate processes (one at a time for a `sequential` suite). Finished
+ * runs are skipped and interrupted ones resume from their checkpoints, so rerunning an interrupted
+ * suite finishes it. Suites with `extras` add their tables and plots (`suite-extras.ts`). Writes
  * `<out>/suites/<profile>/<dataset>/<suite>.json`.
  */
 export async function runSuite(
@@ -200,8 +284,10 @@ export async function runSuite(
     }
   }
   const runsDir = join(settings.out, 'runs');
+  const suiteRowList = rowsFor(suite, settings);
   const specs = suiteRuns(suite, settings, data, runsDir);
-  const jobs = Math.min(settings.jobs, specs.length);
+  const unique = uniqueRuns(specs);
+  const jobs = Math.min(suite.sequential ? 1 : settings.jobs, unique.length);
   const cli = builtCliPath();
   const parallel = jobs > 1 && cli !== undefined;
   const chosen =
@@ -218,17 +304,29 @@ export async function runSuite(
       : parallel
         ? `${jobs} processes`
         : 'in this process';
-  log(`${specs.length} training runs, ${how}; logs in ${runsDir}`);
-  const outcomes = await runPool(specs, jobs, chosen, log);
+  if (unique.length > 0) {
+    const shared =
+      unique.length < specs.length ? ` (${specs.length} row-seed pairs share them)` : '';
+    const sequential = suite.sequential && settings.jobs > 1 ? ', one at a time (timed)' : '';
+    log(`${unique.length} training runs${shared}, ${how}${sequential}; logs in ${runsDir}`);
+  } else {
+    log(`no training runs: suite ${suite.name} measures the dataset itself`);
+  }
+  const pooled = await runPool(unique, jobs, chosen, log);
+  const byId = new Map(pooled.map((outcome) => [outcome.spec.id, outcome]));
   const failed: string[] = [];
   const missing: string[] = [];
-  outcomes.forEach((outcome, i) => {
-    const spec = specs[i]!;
-    const row = suite.rows[spec.row]!;
+  const finished: FinishedRun[] = [];
+  for (const outcome of pooled) {
     if ('error' in outcome) {
-      (outcome.error instanceof NotFinishedError ? missing : failed).push(spec.id);
-      return;
+      (outcome.error instanceof NotFinishedError ? missing : failed).push(outcome.spec.id);
     }
+  }
+  for (const spec of specs) {
+    const outcome = byId.get(spec.id)!;
+    const row = suiteRowList[spec.row]!;
+    if ('error' in outcome) continue;
+    finished.push({ row: spec.row, seed: spec.seed, runId: spec.id, report: outcome.report });
     records.push({
       label: row.label,
       method: row.method,
@@ -237,7 +335,7 @@ export async function runSuite(
       runId: spec.id,
       metrics: finiteMetrics(outcome.report.test),
     });
-  });
+  }
   const labels = new Map(records.map((r) => [`${r.method}\u0000${r.backbone}`, r.label]));
   const rows = aggregateRuns(records).map((row) => ({
     label: labels.get(`${row.method}\u0000${row.backbone}`) ?? row.method,
@@ -255,6 +353,17 @@ export async function runSuite(
     failed,
     missing,
     runs: records,
+    ...(suite.extras
+      ? suiteExtras({
+          kind: suite.extras,
+          rows: suiteRowList,
+          runs: finished,
+          reference: records.filter((r) => r.runId === undefined),
+          runsDir,
+          ds,
+          backend: backend.backend,
+        })
+      : {}),
   };
   const path = join(
     settings.out,
@@ -269,6 +378,26 @@ export async function runSuite(
   if (failed.length > 0)
     log(`${failed.length} run(s) failed: ${failed.join(', ')} (rerun the suite to retry them)`);
   return report;
+}
+
+/** A suite's extra table as fixed-width text for the terminal (first column left-aligned). */
+export function formatExtraTable(table: SuiteTable): string {
+  const cells = [table.columns, ...table.rows.map((row) => row.map(String))];
+  const widths = table.columns.map((_, c) =>
+    Math.max(...cells.map((row) => (row[c] ?? '').length)),
+  );
+  const line = (row: readonly string[]): string =>
+    widths
+      .map((w, c) => (c === 0 ? (row[c] ?? '').padEnd(w) : (row[c] ?? '').padStart(w)))
+      .join('  ')
+      .trimEnd();
+  return [
+    table.title,
+    line(table.columns),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...cells.slice(1).map(line),
+    ...(table.note ? ['', table.note] : []),
+  ].join('\n');
 }
 
 export function registerSuiteCommand(program: Command): void {
@@ -314,6 +443,15 @@ export function registerSuiteCommand(program: Command): void {
         `${report.suite} (${report.paper}) · ${report.dataset} · profile ${report.profile} · ` +
         `${report.seeds} seed(s) · test split`;
       process.stdout.write(`${formatTable(report.rows, title)}\n`);
+      for (const table of report.tables ?? []) {
+        process.stdout.write(`\n${formatExtraTable(table)}\n`);
+      }
+      for (const plot of report.plots ?? []) {
+        process.stdout.write(
+          `\nplot ${plot.id}: ${plot.title} (${plot.series.map((x) => x.name).join(', ')}); ` +
+            '`dnr-bench report` draws it\n',
+        );
+      }
       if (report.failed.length > 0) process.exitCode = 1;
     });
 }
