@@ -30,6 +30,8 @@ export interface SuiteRow {
   readonly runKey?: string;
   /** The sweep point of a `sensitivity` row. */
   readonly sweep?: SweepPoint;
+  /** Only on the synthetic lab (the row needs its true noise model); dropped for file datasets. */
+  readonly labOnly?: boolean;
 }
 
 /** Hyperparameters the `sensitivity` suite sweeps (Figure 3). */
@@ -200,6 +202,40 @@ function sensitivityRows(sizes: SuiteSizes): SuiteRow[] {
   return rows;
 }
 
+/**
+ * The lab's reference rows of protocol 0b.7 (besides the oracle and the retriever order, which
+ * every suite computes): a PRM that never sees the retriever (what the content alone is worth),
+ * PRM + c score trained on honestly scored lists (no train/test shift of the retriever's noise:
+ * what DNR tries to make up for), and PRM + c score with the ideal augmentation (synthetic copies of
+ * the training lists drawn from the true noise model: the best any score augmentation can do).
+ */
+const LAB_REFERENCE_ROWS: readonly SuiteRow[] = [
+  {
+    label: 'PRM, content only (no retriever input)',
+    method: 'content only',
+    backbone: 'prm',
+    train: { method: 'prm', scoreUsage: 'none', rankEmbedding: false },
+    runKey: 'contentonly',
+    labOnly: true,
+  },
+  {
+    label: 'PRM + c score, honest training scores',
+    method: 'honest scores',
+    backbone: 'prm',
+    train: { method: 'prm', scoreUsage: 'concat', honestScores: true },
+    runKey: 'concatscore-honest',
+    labOnly: true,
+  },
+  {
+    label: 'PRM + c score, ideal augmentation',
+    method: 'ideal augmentation',
+    backbone: 'prm',
+    train: { method: 'prm', scoreUsage: 'concat', idealAugmentation: 1 },
+    runKey: 'concatscore-ideal',
+    labOnly: true,
+  },
+];
+
 /** The suites that exist today; more rows join as baselines land. */
 export const SUITES: Readonly<Record<string, SuiteDefinition>> = {
   main: {
@@ -207,6 +243,7 @@ export const SUITES: Readonly<Record<string, SuiteDefinition>> = {
     paper: 'Table 1',
     title: 'Main comparison',
     rows: [
+      ...LAB_REFERENCE_ROWS,
       ...backboneRows('prm', 'PRM'),
       dnrRow('w/ G', 'w-g'),
       dnrRow('w/ B', 'w-b'),

@@ -115,7 +115,7 @@ describe('dnr-bench suite', () => {
     const { stdout, stderr, error } = await runCli(args);
     expect(error).toBeUndefined();
     expect(stderr).toMatch(/^backend: cpu/m);
-    expect(stderr).toMatch(/16 training runs, in this process/);
+    expect(stderr).toMatch(/22 training runs, in this process/);
     expect(stdout).toMatch(/main \(Table 1\) · lab · profile quick · 2 seed\(s\)/);
     expect(stdout).toMatch(/^PRM \+ c score +\d+\.\d\d ± /m);
     const report = JSON.parse(readFileSync(join(out, 'suites/quick/lab/main.json'), 'utf8'));
@@ -129,6 +129,9 @@ describe('dnr-bench suite', () => {
     expect(report.rows.map((r: { label: string }) => r.label)).toEqual([
       'oracle (true probabilities)',
       'retriever order',
+      'PRM, content only (no retriever input)',
+      'PRM + c score, honest training scores',
+      'PRM + c score, ideal augmentation',
       'PRM',
       'PRM + c score',
       'PRM + + score',
@@ -154,7 +157,7 @@ describe('dnr-bench suite', () => {
     const before = readFileSync(join(out, 'suites/quick/lab/main.json'), 'utf8');
     const { stderr, error } = await runCli(args);
     expect(error).toBeUndefined();
-    expect(stderr.match(/finished earlier/g)).toHaveLength(16);
+    expect(stderr.match(/finished earlier/g)).toHaveLength(22);
     const after = readFileSync(join(out, 'suites/quick/lab/main.json'), 'utf8');
     expect(JSON.parse(after).rows).toEqual(JSON.parse(before).rows);
   });
@@ -165,17 +168,17 @@ describe('dnr-bench suite', () => {
     expect(same.stderr).toMatch(/finished runs only, nothing trained/);
     const report = JSON.parse(readFileSync(join(out, 'suites/quick/lab/main.json'), 'utf8'));
     expect(report.missing).toEqual([]);
-    expect(report.rows).toHaveLength(10);
+    expect(report.rows).toHaveLength(13);
     const empty = join(dir, 'empty');
     const none = await runCli([...args.slice(0, -1), empty, '--finished-only']);
     expect(none.error).toBeUndefined();
-    expect(none.stderr).toMatch(/16 run\(s\) not finished yet: lab-prm-plain-quick-s1/);
+    expect(none.stderr).toMatch(/22 run\(s\) not finished yet: lab-prm-contentonly-quick-s1/);
     const partial = JSON.parse(readFileSync(join(empty, 'suites/quick/lab/main.json'), 'utf8'));
     expect(partial.rows.map((r: { label: string }) => r.label)).toEqual([
       'oracle (true probabilities)',
       'retriever order',
     ]);
-    expect(partial.missing).toHaveLength(16);
+    expect(partial.missing).toHaveLength(22);
   });
 
   it('rejects an unknown suite and a file profile without input', async () => {
@@ -183,5 +186,20 @@ describe('dnr-bench suite', () => {
     expect((unknown.error as Error).message).toMatch(/'suite'.*main/s);
     const noInput = await runCli(['suite', 'scores', '--profile', 'standard', '--backend', 'cpu']);
     expect((noInput.error as Error).message).toMatch(/give --format and --input/);
+  });
+});
+
+describe('lab reference rows', () => {
+  it('are in the lab main suite and dropped for file datasets', async () => {
+    const { rowsFor, suiteSchema } = await import('../src/commands/suite');
+    const { SUITES } = await import('../src/suites');
+    const labels = (profile: string): string[] =>
+      rowsFor(SUITES.main!, suiteSchema.parse({ suite: 'main', profile })).map((r) => r.label);
+    expect(labels('quick').slice(0, 3)).toEqual([
+      'PRM, content only (no retriever input)',
+      'PRM + c score, honest training scores',
+      'PRM + c score, ideal augmentation',
+    ]);
+    expect(labels('standard')).toEqual(labels('quick').slice(3));
   });
 });

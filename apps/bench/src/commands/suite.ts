@@ -162,7 +162,8 @@ export function suiteSizes(settings: SuiteSettings): SuiteSizes {
 
 /** The rows of the settings' suite at the settings' sizes. */
 export function rowsFor(suite: SuiteDefinition, settings: SuiteSettings): readonly SuiteRow[] {
-  return suiteRows(suite, suiteSizes(settings));
+  const onLab = PROFILES[settings.profile]!.data === 'lab';
+  return suiteRows(suite, suiteSizes(settings)).filter((row) => onLab || !row.labOnly);
 }
 
 /**
