@@ -74,3 +74,71 @@ describe('dnr-bench perf model section', () => {
     expect(result.rooflineRatio).toBeCloseTo(result.prmEffectiveGflops / result.matmulGflops, 10);
   });
 });
+
+describe('dnr-bench perf dnr section', () => {
+  it('reports dnrOverPrmEpochTime = dnrEpochMs / prmEpochMs with the step breakdown', async () => {
+    const { stdout, stderr, error } = await runCli([
+      'perf',
+      '--sections',
+      'dnr',
+      '--dnr-lists',
+      '6',
+      '--dnr-batch-size',
+      '4',
+      '--dnr-repeats',
+      '1',
+      '--backend',
+      'wasm',
+      '--json',
+    ]);
+    expect(error).toBeUndefined();
+    const result = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    for (const key of ['dnrOverPrmEpochTime', 'dnrOverPrmEpochCpu', 'dnrEpochMs', 'prmEpochMs']) {
+      expect(result[key], key).toBeGreaterThan(0);
+    }
+    expect(result.dnrOverPrmEpochTime).toBeCloseTo(result.dnrEpochMs / result.prmEpochMs, 10);
+    // 6 lists in batches of 4: two steps per epoch, a generator step after each (τ = 0, k = 1)
+    expect(result).toMatchObject({ dnrLists: 6, dnrBatchSize: 4, dnrRepeats: 1 });
+    expect(result.dnrGeneratorEvery).toBe(1);
+    expect(result.dnrGeneratorStepsPerEpoch).toBe(2);
+    const b = result.dnrBreakdown as Record<string, number>;
+    for (const phase of [
+      'userState',
+      'realPass',
+      'syntheticPass',
+      'rerankerBackward',
+      'generatorForward',
+      'generatorBackward',
+    ]) {
+      expect(b[phase], phase).toBeGreaterThan(0);
+    }
+    // the phases are parts of the DNR epoch (rounded to 0.1 ms each)
+    const sum = Object.values(b).reduce((s, v) => s + v, 0);
+    expect(sum).toBeLessThanOrEqual(result.dnrEpochMs + 1);
+    expect(stderr).toMatch(/dnr: where a DNR-B epoch goes/);
+    expect(result.matmulGflops).toBeUndefined();
+  });
+
+  it('--generator-every 2 halves the generator steps', async () => {
+    const { stdout, error } = await runCli([
+      'perf',
+      '--sections',
+      'dnr',
+      '--dnr-lists',
+      '8',
+      '--dnr-batch-size',
+      '2',
+      '--dnr-repeats',
+      '1',
+      '--generator-every',
+      '2',
+      '--backend',
+      'wasm',
+    ]);
+    expect(error).toBeUndefined();
+    // human output: flattened keys, 4 steps per epoch -> generator steps at 0 and 2
+    expect(stdout).toMatch(/^dnrGeneratorStepsPerEpoch: 2$/m);
+    expect(stdout).toMatch(/^dnrBreakdown\.generatorBackward: [\d.]+$/m);
+    expect(stdout).toMatch(/^dnrOverPrmEpochTime: [\d.]+$/m);
+  });
+});

@@ -8,7 +8,8 @@
  *    0b.5) and shares the user state with the real pass when the model can (0b.4);
  *    `L_D = L_BCE + λ·L_z` (Eq. 6); Adam (+ decoupled weight decay) on the reranker only.
  * 2. **Generator step** (reranker frozen; epochs `> τ`, every `generatorEvery` batches):
- *    `x̂_φ = mix(y, f_φ(y, z), α)` with gradients into φ;
+ *    `x̂_φ = mix(y, f_φ(y, z), α)` with gradients into φ; the user state (which φ does not reach)
+ *    is computed once, outside the gradient tape;
  *    `L_G = β_adv·L_adv(q_θ(x̂_φ), y) + β_x·D(x̂_φ, x)` (Eq. 7 + L_x); a separate Adam on the
  *    generator's variables only.
  *
@@ -201,6 +202,8 @@ export interface DnrDiagnostics {
   /** Which generator fed the reranker step in this epoch. */
   phase: WarmupPhase;
   tau: number;
+  /** The generator step runs on every k-th batch of a learned epoch (`generatorEvery`). */
+  generatorEvery: number;
   /** Per-list AUC of x and of the x̂ the reranker trained on (protocol 0b.2 / 0b.6). */
   auc: DnrAucSummary;
   /** Whether the active generator's support with Eq. 4 separates the classes for sure (0b.2). */
@@ -212,6 +215,76 @@ export interface DnrDiagnostics {
   /** Generator steps since the start of the run. */
   totalGeneratorSteps: number;
   readonly [key: string]: unknown;
+}
+
+/**
+ * Where the time of {@link DnrObjective.step} goes: wall-clock milliseconds per phase, summed over
+ * the steps since the objective was built or {@link DnrObjective.resetTimings} was called. Read by
+ * `dnr-bench perf` (protocol 0b.4: "report the ratio and where the time goes"). The phases follow
+ * each other without gaps, so their sum is the time spent inside `rerankerStep` / `generatorStep`.
+ * On a synchronous backend (wasm, cpu, tfjs-node) each phase includes its kernels; on an
+ * asynchronous one (webgl) work can be billed to the phase that first reads a value back.
+ */
+export interface DnrStepTimings {
+  /** Reranker steps timed. */
+  steps: number;
+  /** Generator steps timed. */
+  generatorSteps: number;
+  /** Reranker step: ε from the active generator and x̂ = mix(y, ε, α), read back (Eq. 4). */
+  synthesis: number;
+  /** Per-list AUC(x, y) and AUC(x̂, y) sums and the density-snapshot capture (diagnostics). */
+  diagnostics: number;
+  /** Rank positions of x̂ for the synthetic pass (protocol 0b.5; a JavaScript sort). */
+  ranks: number;
+  /** Forward: the user state (`encodeUser`, once per batch when shared; 0 otherwise). */
+  userState: number;
+  /** Forward: the real pass (`scoreWithState`, or `score` without sharing) and L_BCE. */
+  realPass: number;
+  /** Forward: the synthetic pass and L_z, L_D. */
+  syntheticPass: number;
+  /** Backward of L_D into the reranker's variables. */
+  rerankerBackward: number;
+  /** Adam step on the reranker and the decoupled weight decay. */
+  rerankerUpdate: number;
+  /** Generator step: the user state, outside the gradient tape (φ does not reach it). */
+  generatorUserState: number;
+  /** Generator step: f_φ forward, x̂_φ = mix(y, f_φ(y, z), α) and the ranks of x̂_φ. */
+  generatorSample: number;
+  /** Generator step: the frozen reranker's forward on x̂_φ and L_adv. */
+  generatorForward: number;
+  /** Generator step: L_x, the score divergence. */
+  generatorLx: number;
+  /** Generator step: backward of L_G through the reranker's activations into φ. */
+  generatorBackward: number;
+  /** Generator step: Adam step on φ. */
+  generatorUpdate: number;
+}
+
+/** The timed phases of {@link DnrStepTimings} (every key but the two counters), in step order. */
+export const DNR_TIMING_PHASES = Object.freeze([
+  'synthesis',
+  'diagnostics',
+  'ranks',
+  'userState',
+  'realPass',
+  'syntheticPass',
+  'rerankerBackward',
+  'rerankerUpdate',
+  'generatorUserState',
+  'generatorSample',
+  'generatorForward',
+  'generatorLx',
+  'generatorBackward',
+  'generatorUpdate',
+] as const);
+
+/** One phase name of {@link DNR_TIMING_PHASES}. */
+export type DnrTimingPhase = (typeof DNR_TIMING_PHASES)[number];
+
+function emptyTimings(): DnrStepTimings {
+  const t = { steps: 0, generatorSteps: 0 } as DnrStepTimings;
+  for (const phase of DNR_TIMING_PHASES) t[phase] = 0;
+  return t;
 }
 
 /** Stream offset of the diagnostic draws (far from the training call counters). */
@@ -303,6 +376,7 @@ export class DnrObjective implements TrainingObjective {
   private rerankerVariables?: Variable[];
   private totalGeneratorSteps = 0;
   private epochStats = DnrObjective.emptyStats();
+  private timing = emptyTimings();
   private disposed = false;
 
   private static emptyStats() {
@@ -479,6 +553,36 @@ export class DnrObjective implements TrainingObjective {
   }
 
   /**
+   * Wall-clock time per phase of the steps since construction or the last
+   * {@link DnrObjective.resetTimings} (a copy; see {@link DnrStepTimings}).
+   */
+  timings(): DnrStepTimings {
+    return { ...this.timing };
+  }
+
+  /** Zeroes the phase timings (e.g. after a warm-up epoch). */
+  resetTimings(): void {
+    this.timing = emptyTimings();
+  }
+
+  /** Adds the time since `since` to `phase`; returns the current time (the next phase's start). */
+  private lap(phase: DnrTimingPhase, since: number): number {
+    const t = performance.now();
+    this.timing[phase] += t - since;
+    return t;
+  }
+
+  /** Whether the user state can be computed once and shared (`shareUserState` and the model can). */
+  private sharesUserState(): boolean {
+    const model = this.model;
+    return (
+      this.config.shareUserState &&
+      typeof model.encodeUser === 'function' &&
+      typeof model.scoreWithState === 'function'
+    );
+  }
+
+  /**
    * One DNR step: the reranker step, then (learned phase, every `generatorEvery` batches) the
    * generator step. See the class documentation for the returned terms.
    */
@@ -522,47 +626,61 @@ export class DnrObjective implements TrainingObjective {
     const vars = (this.rerankerVariables ??= this.model.trainableVariables());
     const generator = this.generatorFor(ctx.epoch);
     const model = this.model;
-    const share =
-      this.config.shareUserState &&
-      typeof model.encodeUser === 'function' &&
-      typeof model.scoreWithState === 'function';
+    const share = this.sharesUserState();
     const opts = { training: true };
     const labels = batch.labels;
     let lBce = NaN;
     let lZ = NaN;
     let lD = NaN;
+    let t = performance.now();
     tf.tidy(() => {
-      // Drawn outside the optimizer's tape: x̂ is a constant for θ (and φ gets no gradient).
+      // Drawn outside the gradient tape: x̂ is a constant for θ (and φ gets no gradient).
       const xHat = tf.tidy(() =>
         synthesizeScores(labels, generator.sample(labels, { training: true }), this.synthesis),
       );
       const xHatValues = xHat.dataSync() as Float32Array;
+      t = this.lap('synthesis', t);
       this.recordEpochData(batch, xHatValues);
+      t = this.lap('diagnostics', t);
       const synthetic = this.syntheticBatch(batch, xHat, xHatValues);
-      const cost = this.optimizer.minimize(
-        () => {
-          let realLogits: Tensor2D;
-          let syntheticLogits: Tensor2D;
-          if (share) {
-            const state = model.encodeUser!(batch.tensors, opts);
-            realLogits = model.scoreWithState!(batch.tensors, state, opts);
-            syntheticLogits = model.scoreWithState!(synthetic, state, opts);
-          } else {
-            realLogits = model.score(batch.tensors, opts);
-            syntheticLogits = model.score(synthetic, opts);
-          }
-          const real = bceWithLogits(realLogits, labels);
-          const syn = bceWithLogits(syntheticLogits, labels);
+      t = this.lap('ranks', t);
+      // optimizer.minimize(f, true, vars) spelled out (same calls), so each part can be timed.
+      const { value, grads } = tf.variableGrads(() => {
+        let realLogits: Tensor2D;
+        let syntheticLogits: Tensor2D;
+        let real: Scalar;
+        if (share) {
+          const state = model.encodeUser!(batch.tensors, opts);
+          t = this.lap('userState', t);
+          realLogits = model.scoreWithState!(batch.tensors, state, opts);
+          real = bceWithLogits(realLogits, labels);
           lBce = real.dataSync()[0] as number;
-          lZ = syn.dataSync()[0] as number;
-          return denoisingLoss(real, syn, { lambda: this.config.lambda, form: this.config.form });
-        },
-        true,
-        vars,
-      );
-      lD = (cost as Scalar).dataSync()[0] as number;
+          t = this.lap('realPass', t);
+          syntheticLogits = model.scoreWithState!(synthetic, state, opts);
+        } else {
+          realLogits = model.score(batch.tensors, opts);
+          real = bceWithLogits(realLogits, labels);
+          lBce = real.dataSync()[0] as number;
+          t = this.lap('realPass', t);
+          syntheticLogits = model.score(synthetic, opts);
+        }
+        const syn = bceWithLogits(syntheticLogits, labels);
+        lZ = syn.dataSync()[0] as number;
+        const loss = denoisingLoss(real, syn, {
+          lambda: this.config.lambda,
+          form: this.config.form,
+        });
+        t = this.lap('syntheticPass', t);
+        return loss;
+      }, vars);
+      t = this.lap('rerankerBackward', t);
+      this.optimizer.applyGradients(vars.map((v) => ({ name: v.name, tensor: grads[v.name]! })));
+      tf.dispose(grads);
+      lD = value.dataSync()[0] as number;
       applyDecoupledWeightDecay(vars, this.config.lr, this.config.weightDecay);
+      t = this.lap('rerankerUpdate', t);
     });
+    this.timing.steps += 1;
     return { loss: lD, lD, lBce, lZ };
   }
 
@@ -571,8 +689,11 @@ export class DnrObjective implements TrainingObjective {
    * `β_adv·adversarialLoss(q_θ(x̂_φ), y) + β_x·scoreDivergence(kind, x̂_φ, x)` over the learned
    * generator's variables only, with x̂_φ = mix(y, f_φ(y, z), α) not detached (the gradient flows
    * through the reranker's score input; the ranks of x̂_φ are integers and carry none). The
-   * reranker runs in training mode unless `generatorStepTraining` is false. Draws one `sample`
-   * call from the learned generator.
+   * reranker runs in training mode unless `generatorStepTraining` is false. With a shared user
+   * state (`shareUserState` and a model with `encodeUser` / `scoreWithState`) the state is
+   * computed outside the gradient tape and the reranker runs `scoreWithState` on it: the same
+   * values and dropout draws as `score`, without recording the encoder. Draws one `sample` call
+   * from the learned generator.
    *
    * @returns `{ lG }` and `lAdv` / `lX` for the terms whose weight is > 0 (before the update).
    * @throws Error without a learned generator.
@@ -598,42 +719,56 @@ export class DnrObjective implements TrainingObjective {
         : c.divergenceOptions
     ) as ScoreDivergenceOptionsMap[ScoreDivergenceKind];
     const out: Record<string, number> = {};
+    const phi = learned.trainableVariables();
+    let t = performance.now();
     tf.tidy(() => {
-      const cost = optimizer.minimize(
-        () => {
-          const xHat = synthesizeScores(
-            labels,
-            learned.sample(labels, { training: true }),
-            this.synthesis,
+      // The user state depends on θ only (frozen here), never on φ: computed outside the tape, it
+      // is the same forward pass without recording it (protocol 0b.4). Same values and dropout
+      // draws as inside `score`, which calls encodeUser then scoreWithState.
+      const state =
+        c.betaAdv > 0 && this.sharesUserState() ? model.encodeUser!(batch.tensors, opts) : null;
+      t = this.lap('generatorUserState', t);
+      // optimizer.minimize(f, true, phi) spelled out (same calls), so each part can be timed.
+      const { value, grads } = tf.variableGrads(() => {
+        const xHat = synthesizeScores(
+          labels,
+          learned.sample(labels, { training: true }),
+          this.synthesis,
+        );
+        let total: Scalar = tf.scalar(0);
+        if (c.betaAdv > 0) {
+          const synthetic = this.syntheticBatch(
+            batch,
+            xHat,
+            c.syntheticRanks ? (xHat.dataSync() as Float32Array) : [],
           );
-          let total: Scalar = tf.scalar(0);
-          if (c.betaAdv > 0) {
-            const synthetic = this.syntheticBatch(
-              batch,
-              xHat,
-              c.syntheticRanks ? (xHat.dataSync() as Float32Array) : [],
-            );
-            const adv = adversarialLoss(model.score(synthetic, opts), labels);
-            out.lAdv = adv.dataSync()[0] as number;
-            total = tf.add(total, tf.mul(adv, c.betaAdv));
-          }
-          if (c.betaX > 0) {
-            const div = scoreDivergence(
-              c.divergence,
-              xHat,
-              batch.tensors.scores,
-              divergenceOptions,
-            );
-            out.lX = div.dataSync()[0] as number;
-            total = tf.add(total, tf.mul(div, c.betaX));
-          }
-          return total;
-        },
-        true,
-        learned.trainableVariables(),
-      );
-      out.lG = (cost as Scalar).dataSync()[0] as number;
+          t = this.lap('generatorSample', t);
+          const logits =
+            state === null
+              ? model.score(synthetic, opts)
+              : model.scoreWithState!(synthetic, state, opts);
+          const adv = adversarialLoss(logits, labels);
+          out.lAdv = adv.dataSync()[0] as number;
+          total = tf.add(total, tf.mul(adv, c.betaAdv));
+          t = this.lap('generatorForward', t);
+        } else {
+          t = this.lap('generatorSample', t);
+        }
+        if (c.betaX > 0) {
+          const div = scoreDivergence(c.divergence, xHat, batch.tensors.scores, divergenceOptions);
+          out.lX = div.dataSync()[0] as number;
+          total = tf.add(total, tf.mul(div, c.betaX));
+          t = this.lap('generatorLx', t);
+        }
+        return total;
+      }, phi);
+      t = this.lap('generatorBackward', t);
+      optimizer.applyGradients(phi.map((v) => ({ name: v.name, tensor: grads[v.name]! })));
+      tf.dispose(grads);
+      out.lG = value.dataSync()[0] as number;
+      t = this.lap('generatorUpdate', t);
     });
+    this.timing.generatorSteps += 1;
     const s = this.epochStats;
     s.generatorSteps += 1;
     s.lAdv += out.lAdv ?? 0;
@@ -679,6 +814,7 @@ export class DnrObjective implements TrainingObjective {
     return {
       phase: this.phase(epoch),
       tau: c.tau,
+      generatorEvery: c.generatorEvery,
       auc: { real: mean(s.real), synthetic: mean(s.synthetic), lists: s.synthetic.lists },
       separatesClasses: classesSeparated(this.generatorFor(epoch).support(), this.synthesis),
       generator:

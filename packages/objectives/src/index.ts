@@ -59,13 +59,15 @@ export type {
   TrainerProgress,
 } from './trainer.js';
 export { applyDecoupledWeightDecay, resolveAdamOptions } from './objective.js';
-export { DNR_OBJECTIVE_DEFAULTS, DnrObjective } from './dnr.js';
+export { DNR_OBJECTIVE_DEFAULTS, DNR_TIMING_PHASES, DnrObjective } from './dnr.js';
 export type {
   DnrAucSummary,
   DnrDensitySnapshot,
   DnrDiagnostics,
   DnrObjectiveConfig,
   DnrObjectiveOptions,
+  DnrStepTimings,
+  DnrTimingPhase,
 } from './dnr.js';
 export {
   DNR_METHOD_DEFAULTS,

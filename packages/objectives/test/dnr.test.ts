@@ -21,6 +21,7 @@ import {
   type NoiseSupport,
 } from '@dnr/noise';
 import {
+  DNR_TIMING_PHASES,
   DnrObjective,
   RUN_FILES,
   bceWithLogits,
@@ -343,6 +344,88 @@ describe('DnrObjective: generator step', () => {
     model.dispose();
   });
 
+  it('computes the user state once, outside the tape, with the same result as score() (bit for bit)', () => {
+    // Transformer user encoder with dropout: the encoder's dropout draws must be the same too.
+    const run = (shareUserState: boolean) => {
+      const model = tinyPrm(ds, { scoreUsage: 'concat', userEncoder: 'transformer' });
+      const encodes: number[] = [];
+      const encode = model.encodeUser.bind(model);
+      model.encodeUser = (b, options) => {
+        // gradientDepth > 0 while tfjs records a gradient tape
+        encodes.push(
+          (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth,
+        );
+        return encode(b, options);
+      };
+      const learned = new LearnedNoiseGenerator({ seed: 11, hiddenUnits: 16, latentDim: 4 });
+      const objective = new DnrObjective(model, {
+        heuristic: new BetaNoise({ seed: 3 }),
+        learned,
+        alpha: 0.4,
+        lambda: 0.4,
+        tau: 0,
+        generatorLr: 0.01,
+        shareUserState,
+      });
+      const batch = labBatch(ds, 16);
+      const out = objective.generatorStep(batch, { epoch: 1, step: 0 });
+      const phi = snapshot(learned.trainableVariables());
+      disposeTrainBatch(batch);
+      objective.dispose();
+      model.dispose();
+      return { out, phi, encodes };
+    };
+    const shared = run(true);
+    const unshared = run(false);
+    expect(shared.encodes).toEqual([0]); // one encodeUser, no tape recording it
+    expect(unshared.encodes).toHaveLength(1); // inside score(), under the tape
+    expect(unshared.encodes[0]).toBeGreaterThan(0);
+    expect(shared.out).toEqual(unshared.out);
+    expect(shared.phi).toEqual(unshared.phi);
+  });
+
+  it('times every phase of a step: timings() sums them, resetTimings() zeroes them', () => {
+    const { model, objective } = setup();
+    const batch = labBatch(ds, 16);
+    expect(objective.timings().steps).toBe(0);
+    const t0 = performance.now();
+    objective.step(batch, { epoch: 2, step: 0 }); // learned phase: reranker + generator step
+    const wall = performance.now() - t0;
+    const t = objective.timings();
+    expect(t.steps).toBe(1);
+    expect(t.generatorSteps).toBe(1);
+    expect(Object.keys(t).sort()).toEqual([...DNR_TIMING_PHASES, 'steps', 'generatorSteps'].sort());
+    for (const phase of DNR_TIMING_PHASES) expect(t[phase], phase).toBeGreaterThanOrEqual(0);
+    for (const phase of [
+      'userState',
+      'realPass',
+      'syntheticPass',
+      'rerankerBackward',
+      'generatorForward',
+      'generatorBackward',
+    ] as const) {
+      expect(t[phase], phase).toBeGreaterThan(0);
+    }
+    const sum = DNR_TIMING_PHASES.reduce((s, phase) => s + t[phase], 0);
+    expect(sum).toBeLessThanOrEqual(wall);
+    expect(sum).toBeGreaterThan(0.5 * wall);
+    // a copy: the caller cannot change the objective's counters
+    t.steps = 99;
+    expect(objective.timings().steps).toBe(1);
+    objective.resetTimings();
+    const zero = objective.timings();
+    expect(zero.steps).toBe(0);
+    for (const phase of DNR_TIMING_PHASES) expect(zero[phase]).toBe(0);
+    // a warm-up step (epoch τ = 1): no generator step, nothing billed to its phases
+    objective.step(batch, { epoch: 1, step: 1 });
+    const warm = objective.timings();
+    expect([warm.steps, warm.generatorSteps]).toEqual([1, 0]);
+    expect(warm.generatorForward + warm.generatorBackward + warm.generatorUserState).toBe(0);
+    disposeTrainBatch(batch);
+    objective.dispose();
+    model.dispose();
+  });
+
   it('trains Pier too: shared user state, and the adversary reaches φ through its score input', () => {
     const pier = new Pier({
       numItems: ds.numItems,
@@ -618,6 +701,7 @@ describe('DnrObjective in the trainer', () => {
     expect(d1!.generator).toBeNull();
     // epoch 2: learned (sigmoid) generator, 3 batches of 40 -> generator steps at 0 and 2
     expect(d2!.phase).toBe('learned');
+    expect(d2!.generatorEvery).toBe(2);
     expect(d2!.generator!.steps).toBe(2);
     expect(d2!.totalGeneratorSteps).toBe(2);
     // the trainer averages a term over the steps that returned it (equal batch sizes here)

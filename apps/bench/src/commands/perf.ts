@@ -6,14 +6,23 @@ import { z } from 'zod';
 import { BACKEND_CHOICES, describeBackend, selectBackend } from '../backend';
 import { flagsOf, parseIntFlag } from '../options';
 import { measureDataPipeline } from '../perf-data';
+import { formatDnrBreakdown, measureDnrCost } from '../perf-dnr';
 import { resolveSettings } from '../settings';
 
-export const PERF_SECTIONS = ['metrics', 'data', 'model'] as const;
+export const PERF_SECTIONS = ['metrics', 'data', 'model', 'dnr'] as const;
 
 export const perfSchema = z.object({
-  sections: z.array(z.enum(PERF_SECTIONS)).min(1).default(['model', 'metrics', 'data']),
+  sections: z.array(z.enum(PERF_SECTIONS)).min(1).default(['model', 'metrics', 'data', 'dnr']),
   /** Timed PRM training steps (batch 256) in the model section. */
   steps: z.int().min(1).max(1000).default(3),
+  /** dnr section: training lists per epoch. */
+  dnrLists: z.int().min(1).max(1_000_000).default(512),
+  /** dnr section: lists per step. */
+  dnrBatchSize: z.int().min(1).max(100_000).default(256),
+  /** dnr section: timed epochs of each method (medians are reported). */
+  dnrRepeats: z.int().min(1).max(1000).default(3),
+  /** dnr section: DNR's generator step every k batches (1 = Algorithm 1). */
+  generatorEvery: z.int().min(1).max(100_000).default(1),
   format: z.enum(INTERACTION_FORMATS as [InteractionFormat, ...InteractionFormat[]]).optional(),
   input: z.string().min(1).optional(),
   backend: z.enum(BACKEND_CHOICES).default('auto'),
@@ -54,7 +63,8 @@ export function measureMetrics(): { metricsRows: number; metricsMsP50: number } 
  * `--json`. Sections: `model` (2-D matMul roofline, default PRM training at batch 256 with 50
  * candidates and 50 history items, single-request inference latency), `metrics` (evaluateLists
  * on 1M rows), `data` (file -> RerankDataset, scoring and evaluating every list; needs --input
- * and --format).
+ * and --format), `dnr` (a DNR-B epoch after τ against a plain PRM epoch on the same synthetic
+ * lists: `dnrOverPrmEpochTime`, protocol 0b.4, with the DNR step's time per phase).
  */
 export async function runPerf(
   settings: PerfSettings,
@@ -99,11 +109,50 @@ export async function runPerf(
       inferenceBatchSeqPerSec: inference.batchThroughput,
     });
   }
+  if (settings.sections.includes('dnr')) {
+    log(
+      `dnr: DNR-B epoch (learned generator, generator step every ${settings.generatorEvery}) vs PRM epoch, ` +
+        `${settings.dnrLists} lists, batch ${settings.dnrBatchSize}, ${settings.dnrRepeats} repeats`,
+    );
+    const d = measureDnrCost({
+      lists: settings.dnrLists,
+      batchSize: settings.dnrBatchSize,
+      repeats: settings.dnrRepeats,
+      generatorEvery: settings.generatorEvery,
+    });
+    for (const line of formatDnrBreakdown(d)) log(line);
+    const round = (v: number): number => Number(v.toFixed(1));
+    Object.assign(result, {
+      dnrOverPrmEpochTime: d.dnrOverPrmEpochTime,
+      dnrOverPrmEpochCpu: d.dnrOverPrmEpochCpu,
+      dnrEpochMs: d.dnrEpochMs,
+      prmEpochMs: d.prmEpochMs,
+      dnrLists: d.lists,
+      dnrBatchSize: d.batchSize,
+      dnrRepeats: d.repeats,
+      dnrGeneratorEvery: d.generatorEvery,
+      dnrGeneratorStepsPerEpoch: d.generatorStepsPerEpoch,
+      dnrBreakdown: Object.fromEntries(
+        Object.entries(d.dnrBreakdown).map(([k, v]) => [k, round(v)]),
+      ),
+    });
+  }
   if (settings.sections.includes('metrics')) {
     log('metrics: evaluateLists on 20,000 lists x 50 candidates');
     Object.assign(result, measureMetrics());
   }
   return result;
+}
+
+/** The human-readable form of {@link runPerf}'s result: `key: value` lines (objects flattened). */
+export function formatPerfText(result: Record<string, unknown>, prefix = ''): string {
+  return Object.entries(result)
+    .map(([k, v]) =>
+      v !== null && typeof v === 'object' && !Array.isArray(v)
+        ? formatPerfText(v as Record<string, unknown>, `${prefix}${k}.`)
+        : `${prefix}${k}: ${typeof v === 'number' ? Number(v.toFixed(2)) : String(v)}`,
+    )
+    .join('\n');
 }
 
 export function registerPerfCommand(program: Command): void {
@@ -132,6 +181,22 @@ export function registerPerfCommand(program: Command): void {
       'timed PRM training steps in the model section (default 3)',
       parseIntFlag,
     )
+    .option(
+      '--dnr-lists <n>',
+      'training lists per epoch in the dnr section (default 512)',
+      parseIntFlag,
+    )
+    .option('--dnr-batch-size <n>', 'lists per step in the dnr section (default 256)', parseIntFlag)
+    .option(
+      '--dnr-repeats <n>',
+      'timed epochs of each method in the dnr section (default 3)',
+      parseIntFlag,
+    )
+    .option(
+      '--generator-every <k>',
+      "dnr section: DNR's generator step every k batches (default 1)",
+      parseIntFlag,
+    )
     .option('--json', 'print one JSON object as the last line')
     .option('--config <file>', 'JSON run file with any of these settings (flags override it)')
     .action(async (opts: Record<string, unknown>) => {
@@ -141,11 +206,7 @@ export function registerPerfCommand(program: Command): void {
       });
       const log = (line: string): void => void process.stderr.write(`${line}\n`);
       const result = await runPerf(settings, log);
-      const text = settings.json
-        ? JSON.stringify(result)
-        : Object.entries(result)
-            .map(([k, v]) => `${k}: ${typeof v === 'number' ? Number(v.toFixed(2)) : String(v)}`)
-            .join('\n');
+      const text = settings.json ? JSON.stringify(result) : formatPerfText(result);
       process.stdout.write(`${text}\n`);
     });
 }
