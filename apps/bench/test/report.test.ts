@@ -174,6 +174,33 @@ describe('dnr-bench report', () => {
     expect(Object.keys(json.rows[1])).toEqual(['label', 'method', 'backbone', 'seeds', 'metrics']);
   });
 
+  it('says where the chosen checkpoints of runs with a warm-up lie', async () => {
+    const dir = tempFiles({});
+    const m: M = { hr: 0.5, ndcg: 0.5, map: 0.5, f1: 0.5, auc: 0.5 };
+    const dnr = (seed: number, bestEpoch: number) => ({
+      ...run('DNR-G', 'dnr-g', 'prm', seed, m, `dnr-g-s${seed}`),
+      bestEpoch,
+      patienceStartEpoch: 4,
+      bestAfterWarmup: bestEpoch >= 4,
+    });
+    const suite = {
+      ...suiteJson,
+      suite: 'main',
+      rows: [{ label: 'DNR-G', method: 'dnr-g', backbone: 'prm', seeds: 3, metrics: metrics(0.5) }],
+      runs: [dnr(1, 1), dnr(2, 5), dnr(3, 2), run('PRM', 'plain', 'prm', 1, m, 'plain-s1')],
+    };
+    const { error } = await report(dir, { 'main.json': suite });
+    expect(error).toBeUndefined();
+    const md = readFileSync(join(dir, 'docs/ml-100k/main.md'), 'utf8');
+    expect(md).toContain(
+      'per row with a learned generator: DNR-G 1/3 (best epochs 1, 5, 2; learned generator from epoch 4).',
+    );
+    const none = await report(tempFiles({}), {
+      'main.json': { ...suite, runs: suite.runs.slice(3) },
+    });
+    expect(none.error).toBeUndefined();
+  });
+
   it('rejects a malformed suite file with its path and the field', async () => {
     const dir = tempFiles({});
     const { error } = await report(dir, { 'main.json': { dataset: 'lab' } }, 'quick/lab');

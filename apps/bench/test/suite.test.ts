@@ -141,6 +141,13 @@ describe('dnr-bench suite', () => {
       'DNR-G',
       'DNR-B',
     ]);
+    // Runs with a learned generator record where their checkpoint lies against the warm-up.
+    const dnrRun = report.runs.find((r: { method: string }) => r.method === 'dnr-g');
+    expect(dnrRun).toMatchObject({ patienceStartEpoch: 4 });
+    expect(dnrRun.bestAfterWarmup).toBe(dnrRun.bestEpoch >= 4);
+    const plainRun = report.runs.find((r: { method: string }) => r.method === 'plain');
+    expect(plainRun.bestEpoch).toBeGreaterThanOrEqual(1);
+    expect(plainRun.patienceStartEpoch).toBeUndefined();
     const oracle = report.rows[0].metrics;
     const retriever = report.rows[1].metrics;
     expect(oracle.ndcg.mean).toBeGreaterThan(retriever.ndcg.mean);

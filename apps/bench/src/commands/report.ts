@@ -101,6 +101,9 @@ const suiteFileSchema = z.object({
         backbone: z.string(),
         seed: z.int(),
         runId: z.string().min(1).optional(),
+        bestEpoch: z.int().min(1).optional(),
+        patienceStartEpoch: z.int().min(1).optional(),
+        bestAfterWarmup: z.boolean().optional(),
         metrics: perMetric(z.number().nullable()),
       }),
     )
@@ -176,6 +179,42 @@ function significanceTable(
     );
   });
   return lines;
+}
+
+/**
+ * Where the chosen checkpoints of runs with a warm-up (DNR with a learned generator) lie: a row
+ * whose checkpoints all precede the end of the warm-up reports a heuristic-noise model, whatever its
+ * name (protocol 0b.3).
+ */
+function warmupSection(report: SuiteFile): string[] {
+  const byRow = new Map<
+    string,
+    { after: number; total: number; epochs: number[]; start: number }
+  >();
+  for (const run of report.runs ?? []) {
+    if (run.bestAfterWarmup === undefined || run.patienceStartEpoch === undefined) continue;
+    const label = run.label ?? `${run.method} (${run.backbone})`;
+    const entry = byRow.get(label) ?? {
+      after: 0,
+      total: 0,
+      epochs: [],
+      start: run.patienceStartEpoch,
+    };
+    entry.total++;
+    if (run.bestAfterWarmup) entry.after++;
+    if (run.bestEpoch !== undefined) entry.epochs.push(run.bestEpoch);
+    byRow.set(label, entry);
+  }
+  if (byRow.size === 0) return [];
+  const parts = [...byRow].map(
+    ([label, e]) =>
+      `${md(label)} ${e.after}/${e.total} (best epochs ${e.epochs.join(', ') || 'n/a'}; learned generator from epoch ${e.start})`,
+  );
+  return [
+    '',
+    `Checkpoints chosen after the warm-up (the learned generator's epochs), per row with a learned generator: ${parts.join('; ')}. ` +
+      'A row with 0 of its seeds after the warm-up reports a model trained on the heuristic noise only.',
+  ];
 }
 
 /** The significance sentences and detail tables under the main table. */
@@ -277,6 +316,7 @@ export function suiteMarkdown(report: SuiteFile, extras: ReportExtras = {}): str
   if (report.failed.length > 0) {
     lines.push('', `Runs that failed and are missing from the means: ${report.failed.join(', ')}.`);
   }
+  lines.push(...warmupSection(report));
   lines.push(...significanceSection(report, sig));
   for (const table of report.tables ?? []) {
     lines.push(

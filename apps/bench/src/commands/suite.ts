@@ -24,6 +24,7 @@ import { flagsOf, parseIntFlag } from '../options';
 import { prepareDataset, prepareSchema } from '../prepare';
 import type { SuitePlot, SuiteTable } from '../report-types';
 import { resolveSettings } from '../settings';
+import type { TrainReport } from '../train';
 import { suiteExtras, type FinishedRun } from '../suite-extras';
 import {
   NotFinishedError,
@@ -87,6 +88,27 @@ export const suiteSchema = z.object({
 });
 export type SuiteSettings = z.infer<typeof suiteSchema>;
 
+/** One measured run of a suite (reference rows have no `runId`). */
+export type SuiteRun = RunRecord & {
+  readonly label: string;
+  readonly runId?: string;
+  /** Epoch of the checkpoint the test metrics come from. */
+  readonly bestEpoch?: number;
+  /**
+   * Runs whose patience starts after a warm-up (DNR with a learned generator: after τ): the first
+   * epoch patience counts, and whether the chosen checkpoint lies at or after it (protocol 0b.3).
+   */
+  readonly patienceStartEpoch?: number;
+  readonly bestAfterWarmup?: boolean;
+};
+
+/** The warm-up fields of a finished run's report, for runs that have a warm-up. */
+function warmupOf(report: TrainReport): Pick<SuiteRun, 'patienceStartEpoch' | 'bestAfterWarmup'> {
+  const start = report.patienceStartEpoch;
+  if (typeof start !== 'number' || start <= 1) return {};
+  return { patienceStartEpoch: start, bestAfterWarmup: report.bestEpoch >= start };
+}
+
 /** The `<suite>.json` document (fractions in [0,1]). */
 export interface SuiteReport {
   readonly dataset: string;
@@ -104,7 +126,7 @@ export interface SuiteReport {
    * Every measured run (reference rows included, one per seed), for paired tests across rows;
    * `runId` is the training run's directory under `<out>/runs` (absent for reference rows).
    */
-  readonly runs: ReadonlyArray<RunRecord & { label: string; runId?: string }>;
+  readonly runs: ReadonlyArray<SuiteRun>;
   /** Curves for SVG plots (sensitivity sweeps, noise densities, training curves). */
   readonly plots?: readonly SuitePlot[];
   /** Extra tables (e.g. retriever AUC, time per epoch). */
@@ -268,7 +290,7 @@ export async function runSuite(
     `suite ${suite.name} (${suite.paper}) · dataset ${data.name} (${ds.split.length} lists of ${ds.listSize}; ` +
       `${test.length} test lists) · profile ${settings.profile}: ${PROFILES[settings.profile]!.description}`,
   );
-  const records: Array<RunRecord & { label: string; runId?: string }> = [];
+  const records: SuiteRun[] = [];
   for (let seed = 1; seed <= settings.seeds; seed++) {
     for (const method of REFERENCE_METHODS) {
       if (method === 'random') continue;
@@ -334,6 +356,8 @@ export async function runSuite(
       backbone: row.backbone,
       seed: spec.seed,
       runId: spec.id,
+      bestEpoch: outcome.report.bestEpoch,
+      ...warmupOf(outcome.report),
       metrics: finiteMetrics(outcome.report.test),
     });
   }
