@@ -106,10 +106,52 @@ describe.each(['cpu', 'wasm'] as const)('PRM fast inference equals the tfjs path
       ['wide', { dim: 64, heads: 4, ffnDim: 96, blocks: 1 }],
       ['features', { itemFeatureDim: 5, userFeatureDim: 3 }],
       ['content only', { itemFeatureDim: 6, useIds: false, scoreUsage: 'concat' }],
+      // (numItems + 1) * dim * 7 > CACHE_LIMIT_FLOATS: no per-item caches, products per request
+      ['no caches (large catalogue)', { numItems: 150_000, scoreUsage: 'concat' }],
+      ['no caches, weight', { numItems: 150_000, scoreUsage: 'weight', rankEmbedding: false }],
     ];
     for (const [what, extra] of cases) compare({ ...base, ...extra }, `${be} ${what}`);
     compare({ ...base }, `${be} full lists`, 2, 12, 8);
     compare({ ...base, dim: 32, heads: 4 }, `${be} single request`, 1, 11, 7);
+  });
+});
+
+describe('PRM fast inference at the default size', () => {
+  it('equals the tfjs path for d = 128, 4 heads, FFN 256, 50 candidates, 50 history items', async () => {
+    await useBackend('wasm');
+    const size = { dim: 128, heads: 4, ffnDim: 256, maxListSize: 50, historyLength: 50 };
+    compare({ ...base, ...size }, 'default size', 2, 50, 50);
+    compare({ ...base, ...size, scoreUsage: 'concat', norm: 'pre' }, 'default size pre', 1, 50, 50);
+  });
+
+  it('keeps no state between requests (a short request after a long one)', async () => {
+    await useBackend('wasm');
+    const config: PrmConfig = { ...base, maxListSize: 40, historyLength: 30 };
+    const weights = new Prm(config);
+    randomizeWeights(weights, 5);
+    const w = weights.getWeights();
+    weights.dispose();
+    const long = toBatchTensors(batchOf(1, 40, 30, 7, false));
+    const short = toBatchTensors(batchOf(1, 5, 3, 8, true));
+    const run = (model: Prm, batch: typeof long) => {
+      const s = model.score(batch, { training: false });
+      const out = Float32Array.from(s.dataSync());
+      s.dispose();
+      return out;
+    };
+    const a = new Prm(config);
+    a.setWeights(w);
+    run(a, long);
+    const afterLong = run(a, short);
+    const b = new Prm(config);
+    b.setWeights(w);
+    const fresh = run(b, short);
+    expect(Array.from(afterLong)).toEqual(Array.from(fresh));
+    expect(afterLong.every((v) => Number.isFinite(v))).toBe(true);
+    a.dispose();
+    b.dispose();
+    disposeBatch(long);
+    disposeBatch(short);
   });
 });
 

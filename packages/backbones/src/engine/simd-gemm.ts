@@ -1,12 +1,13 @@
 /*
- * A general matrix product C = act(A · B + bias) as a tiny hand-assembled WebAssembly SIMD kernel
- * working on one linear memory the caller owns (no copies): the building block of the
- * single-request inference path (see `src/models/prm-infer.ts`).
+ * A general matrix product C = act(A · B + bias) (or C += A · B + bias) as a tiny hand-assembled
+ * WebAssembly SIMD kernel working on one linear memory the caller owns (no copies): the building
+ * block of PRM's single-request inference path (see `src/models/prm-fast.ts`).
  *
- * Blocking: 4 rows x 8 columns per inner step (8 f32x4 accumulators), so `m` is rounded up to a
- * multiple of 4 (the caller's buffers must have room for the padded rows, whose values are
- * garbage) and `n` must be a multiple of 8. Row strides are free, so a head's slice of a packed
- * Q|K|V matrix is an operand without a copy. All pointers and strides are in bytes.
+ * Blocking: 2 rows x 16 columns per inner step (8 f32x4 accumulators), so `m` is rounded up to a
+ * multiple of 2 (the caller's buffers must have room for the padded row, whose values are
+ * garbage); narrower column tails use 8- and 4-column variants, then scalar JavaScript. Row strides
+ * are free, so a head's slice of a packed Q|K|V matrix is an operand without a copy. All pointers
+ * and strides are in bytes.
  */
 
 function functionBody(R: number, CV: number): number[] {
@@ -21,6 +22,7 @@ function functionBody(R: number, CV: number): number[] {
   const add = () => [0x6a];
   const shl = () => [0x74];
   const ltU = () => [0x49];
+  const and = () => [0x71];
   const loop = () => [0x03, 0x40];
   const ifThen = () => [0x04, 0x40];
   const end = () => [0x0b];
@@ -32,7 +34,8 @@ function functionBody(R: number, CV: number): number[] {
   const fmul = () => [0xfd, 0xe6, 0x01];
   const fmax = () => [0xfd, 0xeb, 0x01]; // f32x4.pmax: a < b ? b : a, i.e. max(x, 0) with x first
   const vzero = () => [0xfd, 0x0c, ...new Array<number>(16).fill(0)];
-  // params: 0 m, 1 k, 2 n, 3 pa, 4 lda, 5 pb, 6 ldb, 7 pc, 8 ldc, 9 pbias, 10 relu
+  // params: 0 m, 1 k, 2 n, 3 pa, 4 lda, 5 pb, 6 ldb, 7 pc, 8 ldc, 9 pbias, 10 flags
+  // (bit 0: relu, bit 1: accumulate into C)
   // i32 locals: 11 i, 12 j, 13 kk, 14 pB, 15 pC, 16 rowA, 17 rowC, 18.. pA[r]
   const pA = (r: number) => 18 + r;
   const nI32 = 7 + R;
@@ -52,6 +55,15 @@ function functionBody(R: number, CV: number): number[] {
   emit(get(9), get(12), i32(2), shl(), add(), set(14));
   for (let h = 0; h < CV; h++) emit(get(14), vload(16 * h), set(bv(h)));
   for (let r = 0; r < R; r++) for (let h = 0; h < CV; h++) emit(get(bv(h)), set(acc(r, h)));
+  emit(get(17), get(12), i32(2), shl(), add(), set(15));
+  emit(get(10), i32(2), and(), ifThen()); // accumulate: acc += C
+  for (let r = 0; r < R; r++) {
+    for (let h = 0; h < CV; h++)
+      emit(get(acc(r, h)), get(15), vload(16 * h), fadd(), set(acc(r, h)));
+    if (r < R - 1) emit(get(15), get(8), add(), set(15));
+  }
+  emit(get(17), get(12), i32(2), shl(), add(), set(15));
+  emit(end());
   emit(get(16), set(pA(0)));
   for (let r = 1; r < R; r++) emit(get(pA(r - 1)), get(4), add(), set(pA(r)));
   emit(get(5), get(12), i32(2), shl(), add(), set(14));
@@ -67,12 +79,11 @@ function functionBody(R: number, CV: number): number[] {
   emit(get(14), get(6), add(), set(14));
   emit(get(13), i32(1), add(), tee(13), get(1), ltU(), brIf0());
   emit(end());
-  emit(get(10), ifThen());
+  emit(get(10), i32(1), and(), ifThen()); // relu
   for (let r = 0; r < R; r++) {
     for (let h = 0; h < CV; h++) emit(get(acc(r, h)), get(zero), fmax(), set(acc(r, h)));
   }
   emit(end());
-  emit(get(17), get(12), i32(2), shl(), add(), set(15));
   for (let r = 0; r < R; r++) {
     for (let h = 0; h < CV; h++) emit(get(15), get(acc(r, h)), vstore(16 * h));
     if (r < R - 1) emit(get(15), get(8), add(), set(15));
@@ -130,17 +141,22 @@ function moduleBytes(): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
-interface WasmMemory {
+/** A `WebAssembly.Memory` (typed here without the DOM library). */
+export interface WasmMemory {
   readonly buffer: ArrayBuffer;
 }
 
-interface WasmApi {
+/** The part of the `WebAssembly` namespace the engine uses. */
+export interface WasmApi {
   Memory: new (d: { initial: number }) => WasmMemory;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (m: object, imports: object) => { exports: Record<string, unknown> };
 }
 
-/** The raw kernel: byte pointers and byte strides into the arena's memory. */
+/**
+ * The raw kernel: byte pointers and byte strides into the arena's memory. The last argument holds
+ * flags: bit 0 applies relu, bit 1 accumulates (`C += A · B + bias`, before the relu).
+ */
 export type GemmKernel = (
   m: number,
   k: number,
@@ -152,10 +168,18 @@ export type GemmKernel = (
   pc: number,
   ldc: number,
   pbias: number,
-  relu: number,
+  flags: number,
 ) => void;
 
 let compiled: object | null | undefined;
+const memories = new WeakMap<GemmArena, WasmMemory>();
+
+/** The WebAssembly memory behind an arena (for other kernels that work on the same buffers). */
+export function arenaMemory(arena: GemmArena): WasmMemory {
+  const m = memories.get(arena);
+  if (!m) throw new Error('GemmArena: unknown arena');
+  return m;
+}
 
 function compile(): object | null {
   if (compiled !== undefined) return compiled;
@@ -199,6 +223,7 @@ export class GemmArena {
     this.k8 = instance.exports['gemm8'] as GemmKernel;
     this.k4 = instance.exports['gemm4'] as GemmKernel;
     this.heap = new Float32Array(memory.buffer);
+    memories.set(this, memory);
   }
 
   /** Reserves `floats` zeroed values; returns the float index of the first (16-byte aligned). */
@@ -216,6 +241,7 @@ export class GemmArena {
    * A `[m, k]`, B `[k, n]`, C `[m, n]`, bias `[n]` (required: pass a zero buffer for none).
    * Rows are processed in pairs: for odd `m`, row `m` of A is read and row `m` of C is written
    * (the caller's buffers must have that spare row; its values are meaningless).
+   * With `accumulate`, `C = act(C + A · B + bias)` (e.g. a residual connection).
    */
   gemm(
     m: number,
@@ -229,9 +255,10 @@ export class GemmArena {
     ldc: number,
     bias: number,
     relu = false,
+    accumulate = false,
   ): void {
     if (m <= 0 || k <= 0 || n <= 0) return;
-    const r = relu ? 1 : 0;
+    const r = (relu ? 1 : 0) | (accumulate ? 2 : 0);
     let j = 0;
     const n16 = n & ~15;
     if (n16 > 0) this.k16(m, k, n16, a * 4, lda * 4, b * 4, ldb * 4, c * 4, ldc * 4, bias * 4, r);
@@ -273,6 +300,7 @@ export class GemmArena {
       for (let i = 0; i < m; i++) {
         for (let jj = j; jj < n; jj++) {
           let s = h[bias + jj] as number;
+          if (accumulate) s += h[c + i * ldc + jj] as number;
           for (let t = 0; t < k; t++)
             s += (h[a + i * lda + t] as number) * (h[b + t * ldb + jj] as number);
           h[c + i * ldc + jj] = relu && s < 0 ? 0 : s;
