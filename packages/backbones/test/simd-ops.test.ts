@@ -126,7 +126,7 @@ describe('SIMD kernels', () => {
     }
   });
 
-  it('gatherRows / gatherPairs: gathered rows plus constant and scaled terms', () => {
+  it('gatherRows: gathered rows, with and without the constant and scaled terms', () => {
     const { ops, put, putInt, read } = setup();
     const table = put(Array.from({ length: 15 }, (_, i) => i)); // 3 rows of 5: row r = 5r..5r+4
     const ids = putInt([2, 0]);
@@ -136,12 +136,12 @@ describe('SIMD kernels', () => {
     const v = put([1, 2, 3, 4, 5]);
     const sc = put([0, 10]);
     const dst = put(new Array<number>(10).fill(-1));
-    ops.gatherRows(dst, 2, 5, ids, table, 5, gains, c, v, sc, ids2, table, 5);
+    ops.gatherRows(dst, 2, 5, ids, table, 5, gains, ids2, table, 5, [c, v, sc]);
     // row 0: 2 * [10..14] + 100 + 0 * v + [5..9]; row 1: [0..4] + 100 + 10 * [1..5] + [5..9]
     expect(read(dst, 5)).toEqual([125, 128, 131, 134, 137]);
     expect(read(dst + 5, 5)).toEqual([115, 127, 139, 151, 163]);
     // ld2 = 0 reads the same row of B for every i
-    ops.gatherPairs(dst, 2, 5, ids, table, 5, gains, ids2, v, 0);
+    ops.gatherRows(dst, 2, 5, ids, table, 5, gains, ids2, v, 0);
     expect(read(dst, 5)).toEqual([21, 24, 27, 30, 33]);
     expect(read(dst + 5, 5)).toEqual([1, 3, 5, 7, 9]);
   });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Tensor3D } from '@tensorflow/tfjs-core';
 import { tapeActive } from './tape';
+import { moduleBytes, wasmApi, type WasmMemory } from './wasm-asm';
 
 /*
  * A batched matrix product C[b] = A[b] · B[b] as a tiny hand-assembled WebAssembly SIMD kernel.
@@ -14,7 +15,7 @@ import { tapeActive } from './tape';
  * The module is built from the bytes below at first use: no files, no eval.
  */
 
-function moduleBytes(): Uint8Array {
+function kernelModule(): Uint8Array {
   const c: number[] = [];
   const emit = (...parts: number[][]) => {
     for (const p of parts) c.push(...p);
@@ -86,46 +87,7 @@ function moduleBytes(): Uint8Array {
   emit(get(7), i32(1), add(), tee(7), get(0), ltU(), brIf0());
   emit(end());
   emit(end()); // function
-  const body = [0x02, 0x0d, 0x7f, 0x08, 0x7b, ...c];
-  const leb = (n: number) => {
-    const out: number[] = [];
-    do {
-      let byte = n & 0x7f;
-      n >>>= 7;
-      if (n !== 0) byte |= 0x80;
-      out.push(byte);
-    } while (n !== 0);
-    return out;
-  };
-  const section = (id: number, content: number[]) => [id, ...leb(content.length), ...content];
-  const str = (s: string) => [s.length, ...Array.from(s, (ch) => ch.charCodeAt(0))];
-  const bytes = [
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...section(1, [0x01, 0x60, 0x07, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x00]),
-    ...section(2, [0x01, ...str('env'), ...str('memory'), 0x02, 0x00, 0x01]),
-    ...section(3, [0x01, 0x00]),
-    ...section(7, [0x01, ...str('bmm'), 0x00, 0x00]),
-    ...section(10, [0x01, ...leb(body.length), ...body]),
-  ];
-  return Uint8Array.from(bytes);
-}
-
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-
-interface WasmApi {
-  Memory: new (d: { initial: number }) => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (m: object, imports: object) => { exports: Record<string, unknown> };
+  return moduleBytes([{ name: 'bmm', params: 7, body: [0x02, 0x0d, 0x7f, 0x08, 0x7b, ...c] }]);
 }
 
 interface Kernel {
@@ -137,11 +99,11 @@ let kernel: Kernel | null | undefined;
 
 function getKernel(): Kernel | null {
   if (kernel !== undefined) return kernel;
-  const wa = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+  const wa = wasmApi();
   if (!wa) return (kernel = null);
   try {
     const memory = new wa.Memory({ initial: 1 });
-    const module = new wa.Module(moduleBytes());
+    const module = new wa.Module(kernelModule());
     const instance = new wa.Instance(module, { env: { memory } });
     kernel = { memory, bmm: instance.exports['bmm'] as Kernel['bmm'] };
   } catch {

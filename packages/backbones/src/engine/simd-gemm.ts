@@ -10,6 +10,9 @@
  * and strides are in bytes.
  */
 
+import { instantiate, lazyModule, wasmApi, type WasmMemory } from './wasm-asm';
+
+/** The body of a GEMM kernel of R rows x 4 * CV columns per inner step (locals, code, end). */
 function functionBody(R: number, CV: number): number[] {
   const c: number[] = [];
   const emit = (...parts: number[][]) => {
@@ -98,60 +101,11 @@ function functionBody(R: number, CV: number): number[] {
   return [0x02, nI32, 0x7f, nV128, 0x7b, ...c];
 }
 
-function moduleBytes(): Uint8Array {
-  const bodies = [functionBody(2, 4), functionBody(2, 2), functionBody(2, 1)];
-  const leb = (n: number) => {
-    const out: number[] = [];
-    do {
-      let byte = n & 0x7f;
-      n >>>= 7;
-      if (n !== 0) byte |= 0x80;
-      out.push(byte);
-    } while (n !== 0);
-    return out;
-  };
-  const section = (id: number, content: number[]) => [id, ...leb(content.length), ...content];
-  const str = (s: string) => [s.length, ...Array.from(s, (ch) => ch.charCodeAt(0))];
-  const bytes = [
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...section(1, [0x01, 0x60, 11, ...new Array<number>(11).fill(0x7f), 0x00]),
-    ...section(2, [0x01, ...str('env'), ...str('memory'), 0x02, 0x00, 0x01]),
-    ...section(3, [0x03, 0x00, 0x00, 0x00]),
-    ...section(7, [
-      0x03,
-      ...str('gemm16'),
-      0x00,
-      0x00,
-      ...str('gemm8'),
-      0x00,
-      0x01,
-      ...str('gemm4'),
-      0x00,
-      0x02,
-    ]),
-    ...section(10, [0x03, ...bodies.flatMap((b) => [...leb(b.length), ...b])]),
-  ];
-  return Uint8Array.from(bytes);
-}
-
-/** A `WebAssembly.Memory` (typed here without the DOM library). */
-export interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-}
-
-/** The part of the `WebAssembly` namespace the engine uses. */
-export interface WasmApi {
-  Memory: new (d: { initial: number }) => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (m: object, imports: object) => { exports: Record<string, unknown> };
-}
+const compile = lazyModule(() => [
+  { name: 'gemm16', params: 11, body: functionBody(2, 4) },
+  { name: 'gemm8', params: 11, body: functionBody(2, 2) },
+  { name: 'gemm4', params: 11, body: functionBody(2, 1) },
+]);
 
 /**
  * The raw kernel: byte pointers and byte strides into the arena's memory. The last argument holds
@@ -171,7 +125,6 @@ export type GemmKernel = (
   flags: number,
 ) => void;
 
-let compiled: object | null | undefined;
 const memories = new WeakMap<GemmArena, WasmMemory>();
 
 /** The WebAssembly memory behind an arena (for other kernels that work on the same buffers). */
@@ -179,17 +132,6 @@ export function arenaMemory(arena: GemmArena): WasmMemory {
   const m = memories.get(arena);
   if (!m) throw new Error('GemmArena: unknown arena');
   return m;
-}
-
-function compile(): object | null {
-  if (compiled !== undefined) return compiled;
-  const wa = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-  try {
-    compiled = wa ? new wa.Module(moduleBytes()) : null;
-  } catch {
-    compiled = null; // no WebAssembly SIMD
-  }
-  return compiled;
 }
 
 /** True when WebAssembly SIMD is available (the GEMM kernels compile). */
@@ -214,14 +156,14 @@ export class GemmArena {
   /** @param floats capacity in float32 values */
   constructor(floats: number) {
     const mod = compile();
-    const wa = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+    const wa = wasmApi();
     if (!mod || !wa) throw new Error('WebAssembly SIMD is not available');
     this.bytes = Math.ceil((floats * 4 + 1024) / 65536) * 65536;
     const memory = new wa.Memory({ initial: this.bytes / 65536 });
-    const instance = new wa.Instance(mod, { env: { memory } });
-    this.k16 = instance.exports['gemm16'] as GemmKernel;
-    this.k8 = instance.exports['gemm8'] as GemmKernel;
-    this.k4 = instance.exports['gemm4'] as GemmKernel;
+    const e = instantiate(mod, memory);
+    this.k16 = e['gemm16'] as GemmKernel;
+    this.k8 = e['gemm8'] as GemmKernel;
+    this.k4 = e['gemm4'] as GemmKernel;
     this.heap = new Float32Array(memory.buffer);
     memories.set(this, memory);
   }

@@ -12,8 +12,8 @@
  * Widths need not be multiples of 4 except the softmax's (a scalar tail handles the rest). The
  * public methods take float indices and float strides into the arena, like `GemmArena.gemm`.
  */
-import { Fn, I, T, moduleBytes, type Code } from './wasm-asm';
-import { arenaMemory, type GemmArena, type WasmApi } from './simd-gemm';
+import { Fn, I, T, instantiate, lazyModule, type Code } from './wasm-asm';
+import { arenaMemory, type GemmArena } from './simd-gemm';
 
 const LOG2E = 1.4426950408889634;
 const LN2 = 0.6931471805599453;
@@ -96,16 +96,8 @@ function emitExp(f: Fn, c: ExpConsts, v: number, t: number, k: number, keep: num
 function softmaxFn(): Fn {
   const f = new Fn('softmax', 4);
   const [P, ROWS, COLS, LD] = [0, 1, 2, 3];
-  const r = f.local(T.i32);
-  const row = f.local(T.i32);
-  const q = f.local(T.i32);
-  const end = f.local(T.i32);
-  const mx = f.local(T.v128);
-  const acc = f.local(T.v128);
-  const v = f.local(T.v128);
-  const t = f.local(T.v128);
-  const k = f.local(T.v128);
-  const keep = f.local(T.v128);
+  const [r, row, q, end] = f.locals(T.i32, 4);
+  const [mx, acc, v, t, k, keep] = f.locals(T.v128, 6);
   const consts = expConsts(f);
   f.emit(I.get(P), I.set(row));
   f.forLoop(r, I.i32(0), I.get(ROWS), I.i32(1), () => {
@@ -131,27 +123,27 @@ function softmaxFn(): Fn {
   return f;
 }
 
+/**
+ * Declares the i32 locals `vend` (bytes of the whole f32x4 vectors of a row of `width` floats) and
+ * `end` (bytes of the row) and sets them from the parameter `width`.
+ */
+function rowWidth(f: Fn, width: number): { vend: number; end: number } {
+  const vend = f.local(T.i32);
+  const end = f.local(T.i32);
+  f.emit(I.get(width), I.i32(-4), I.and, I.i32(2), I.shl, I.set(vend));
+  f.emit(I.get(width), I.i32(2), I.shl, I.set(end));
+  return { vend, end };
+}
+
 /** layernorm(x, out, n, d, gamma, beta): rows of d floats, contiguous; bytes for pointers. */
 function layerNormFn(): Fn {
   const f = new Fn('layernorm', 6);
   const [X, OUT, N, D, G, B] = [0, 1, 2, 3, 4, 5];
-  const i = f.local(T.i32);
-  const xr = f.local(T.i32);
-  const or = f.local(T.i32);
-  const j = f.local(T.i32);
-  const vend = f.local(T.i32);
-  const end = f.local(T.i32);
-  const acc = f.local(T.v128);
-  const mv = f.local(T.v128);
-  const iv = f.local(T.v128);
-  const tv = f.local(T.v128);
-  const s = f.local(T.f32);
-  const mean = f.local(T.f32);
-  const inv = f.local(T.f32);
-  const ts = f.local(T.f32);
+  const [i, xr, or, j] = f.locals(T.i32, 4);
+  const { vend, end } = rowWidth(f, D);
+  const [acc, mv, iv, tv] = f.locals(T.v128, 4);
+  const [s, mean, inv, ts] = f.locals(T.f32, 4);
   const at = (base: number): Code => [...I.get(base), ...I.get(j), ...I.add];
-  f.emit(I.get(D), I.i32(-4), I.and, I.i32(2), I.shl, I.set(vend));
-  f.emit(I.get(D), I.i32(2), I.shl, I.set(end));
   f.emit(I.get(X), I.set(xr), I.get(OUT), I.set(or));
   f.forLoop(i, I.i32(0), I.get(N), I.i32(1), () => {
     // mean
@@ -200,20 +192,11 @@ function gatherFn(full: boolean): Fn {
   const [DST, N, W, IDS, BASE, LD, GAINS, C, V, SC, IDS2, BASE2, LD2] = [
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
   ];
-  const i = f.local(T.i32);
-  const a = f.local(T.i32);
-  const b = f.local(T.i32);
-  const dr = f.local(T.i32);
-  const j = f.local(T.i32);
-  const vend = f.local(T.i32);
-  const end = f.local(T.i32);
-  const g = f.local(T.v128);
-  const sv = f.local(T.v128);
-  const gs = f.local(T.f32);
-  const ss = f.local(T.f32);
+  const [i, a, b, dr, j] = f.locals(T.i32, 5);
+  const { vend, end } = rowWidth(f, W);
+  const [g, sv] = f.locals(T.v128, 2);
+  const [gs, ss] = f.locals(T.f32, 2);
   const at = (base: number): Code => [...I.get(base), ...I.get(j), ...I.add];
-  f.emit(I.get(W), I.i32(-4), I.and, I.i32(2), I.shl, I.set(vend));
-  f.emit(I.get(W), I.i32(2), I.shl, I.set(end));
   f.emit(I.get(DST), I.set(dr));
   f.forLoop(i, I.i32(0), [...I.get(N), ...I.i32(2), ...I.shl], I.i32(4), () => {
     f.emit(
@@ -250,10 +233,7 @@ function gatherFn(full: boolean): Fn {
 function transposeFn(): Fn {
   const f = new Fn('transpose', 6);
   const [SRC, LDS, DST, LDD, ROWS, COLS] = [0, 1, 2, 3, 4, 5];
-  const r = f.local(T.i32);
-  const sp = f.local(T.i32);
-  const dp = f.local(T.i32);
-  const send = f.local(T.i32);
+  const [r, sp, dp, send] = f.locals(T.i32, 4);
   f.forLoop(r, I.i32(0), I.get(ROWS), I.i32(1), () => {
     f.emit(I.get(SRC), I.get(r), I.get(LDS), I.mul, I.add, I.tee(sp));
     f.emit(I.get(COLS), I.i32(2), I.shl, I.add, I.set(send));
@@ -268,25 +248,13 @@ function transposeFn(): Fn {
 
 type Kernel = (...args: number[]) => void;
 
-let compiled: object | null | undefined;
-
-function compile(): object | null {
-  if (compiled !== undefined) return compiled;
-  const wa = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-  try {
-    const bytes = moduleBytes([
-      softmaxFn(),
-      layerNormFn(),
-      gatherFn(true),
-      gatherFn(false),
-      transposeFn(),
-    ]);
-    compiled = wa ? new wa.Module(bytes) : null;
-  } catch {
-    compiled = null; // no WebAssembly SIMD
-  }
-  return compiled;
-}
+const compile = lazyModule(() => [
+  softmaxFn(),
+  layerNormFn(),
+  gatherFn(true),
+  gatherFn(false),
+  transposeFn(),
+]);
 
 /** True when the row kernels compile (WebAssembly SIMD present). */
 export function simdOpsAvailable(): boolean {
@@ -303,10 +271,8 @@ export class SimdOps {
 
   constructor(arena: GemmArena) {
     const mod = compile();
-    const wa = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-    if (!mod || !wa) throw new Error('WebAssembly SIMD is not available');
-    const instance = new wa.Instance(mod, { env: { memory: arenaMemory(arena) } });
-    const e = instance.exports;
+    if (!mod) throw new Error('WebAssembly SIMD is not available');
+    const e = instantiate(mod, arenaMemory(arena));
     this.kSoftmax = e['softmax'] as Kernel;
     this.kLayerNorm = e['layernorm'] as Kernel;
     this.kGather = e['gather'] as Kernel;
@@ -330,9 +296,10 @@ export class SimdOps {
   }
 
   /**
-   * `dst[i] = gains[i] * A[ids[i]] + c + sc[i] * v + B[ids2[i]]` for `n` rows of `w` values:
+   * `dst[i] = gains[i] * A[ids[i]] + B[ids2[i]] (+ c + sc[i] * v)` for `n` rows of `w` values:
    * `ids` / `ids2` int32 arrays in the arena, A / B tables with row strides `ld` / `ld2` (0 reads
    * the same row every time), `gains` / `sc` `[n]`, `c` / `v` `[w]`; dst rows are contiguous.
+   * Without `extra` (`[c, v, sc]`) the last two terms are skipped.
    */
   gatherRows(
     dst: number,
@@ -342,15 +309,13 @@ export class SimdOps {
     a: number,
     ld: number,
     gains: number,
-    c: number,
-    v: number,
-    sc: number,
     ids2: number,
     b: number,
     ld2: number,
+    extra?: readonly [c: number, v: number, sc: number],
   ): void {
     if (n <= 0) return;
-    this.kGather(
+    (extra ? this.kGather : this.kGather2)(
       dst * 4,
       n,
       w,
@@ -358,40 +323,9 @@ export class SimdOps {
       a * 4,
       ld * 4,
       gains * 4,
-      c * 4,
-      v * 4,
-      sc * 4,
-      ids2 * 4,
-      b * 4,
-      ld2 * 4,
-    );
-  }
-
-  /** `dst[i] = gains[i] * A[ids[i]] + B[ids2[i]]`: {@link SimdOps.gatherRows} without `c` and `v`. */
-  gatherPairs(
-    dst: number,
-    n: number,
-    w: number,
-    ids: number,
-    a: number,
-    ld: number,
-    gains: number,
-    ids2: number,
-    b: number,
-    ld2: number,
-  ): void {
-    if (n <= 0) return;
-    this.kGather2(
-      dst * 4,
-      n,
-      w,
-      ids * 4,
-      a * 4,
-      ld * 4,
-      gains * 4,
-      0,
-      0,
-      0,
+      extra ? extra[0] * 4 : 0,
+      extra ? extra[1] * 4 : 0,
+      extra ? extra[2] * 4 : 0,
       ids2 * 4,
       b * 4,
       ld2 * 4,

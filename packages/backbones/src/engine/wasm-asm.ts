@@ -1,9 +1,28 @@
 /*
- * A minimal WebAssembly encoder for the engine's hand-written SIMD kernels (`simd-ops.ts`): just
- * enough opcodes, structured loops and one module layout (functions of i32 parameters and no
- * results over an imported memory `env.memory`). The bytes are built at run time: no files, no
- * eval. Opcode numbers follow the WebAssembly core and fixed-width SIMD specifications.
+ * A minimal WebAssembly encoder for the engine's hand-written SIMD kernels (`simd-gemm.ts`,
+ * `simd-bmm.ts`, `simd-ops.ts`): just enough opcodes, structured loops and one module layout
+ * (functions of i32 parameters and no results over an imported memory `env.memory`), compiled
+ * once per process. The bytes are built at run time: no files, no eval. Opcode numbers follow the
+ * WebAssembly core and fixed-width SIMD specifications.
  */
+
+/** A `WebAssembly.Memory` (typed here without the DOM library). */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
+/** The part of the `WebAssembly` namespace the engine uses. */
+export interface WasmApi {
+  Memory: new (d: { initial: number }) => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object, imports: object) => { exports: Record<string, unknown> };
+}
+
+/** `globalThis.WebAssembly`, or undefined where there is none. */
+export function wasmApi(): WasmApi | undefined {
+  return (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+}
 
 /** A sequence of instruction bytes. */
 export type Code = number[];
@@ -98,13 +117,18 @@ export const I = {
 /** Local-variable types. */
 export const T = { i32: 0x7f, f32: 0x7d, v128: 0x7b } as const;
 
+/** A tuple of `N` local indices. */
+export type Indices<N extends number, T extends number[] = []> = T['length'] extends N
+  ? T
+  : Indices<N, [...T, number]>;
+
 /**
  * One function under construction: `params` i32 parameters (locals 0..params-1), further locals
  * declared with {@link Fn.local}, instructions appended with {@link Fn.emit}.
  */
 export class Fn {
   readonly code: Code = [];
-  private readonly locals: number[] = [];
+  private readonly localTypes: number[] = [];
 
   constructor(
     readonly name: string,
@@ -113,8 +137,13 @@ export class Fn {
 
   /** Declares a local of `type` and returns its index. */
   local(type: number): number {
-    this.locals.push(type);
-    return this.params + this.locals.length - 1;
+    this.localTypes.push(type);
+    return this.params + this.localTypes.length - 1;
+  }
+
+  /** Declares `count` locals of `type` and returns their indices. */
+  locals<N extends number>(type: number, count: N): Indices<N> {
+    return Array.from({ length: count }, () => this.local(type)) as Indices<N>;
   }
 
   emit(...parts: Code[]): this {
@@ -135,22 +164,29 @@ export class Fn {
     return this;
   }
 
-  /** The function body as encoded in the code section (locals grouped by runs of one type). */
-  body(): Code {
+  /** The function body: local declarations (grouped by runs of one type), code, `end`. */
+  get body(): Code {
     const groups: [number, number][] = [];
-    for (const t of this.locals) {
+    for (const t of this.localTypes) {
       const last = groups[groups.length - 1];
       if (last && last[1] === t) last[0]++;
       else groups.push([1, t]);
     }
     const decl = [...uleb(groups.length), ...groups.flatMap(([n, t]) => [...uleb(n), t])];
-    const full = [...decl, ...this.code, 0x0b];
-    return [...uleb(full.length), ...full];
+    return [...decl, ...this.code, 0x0b];
   }
 }
 
+/** A function given as its encoded body (local declarations, code, `end`). */
+export interface RawFunction {
+  readonly name: string;
+  /** Number of i32 parameters. */
+  readonly params: number;
+  readonly body: Code;
+}
+
 /** A module importing `env.memory` and exporting `fns` (each `(i32 x params) -> ()`) by name. */
-export function moduleBytes(fns: readonly Fn[]): Uint8Array {
+export function moduleBytes(fns: readonly RawFunction[]): Uint8Array {
   const section = (id: number, content: Code): Code => [id, ...uleb(content.length), ...content];
   const str = (s: string): Code => [...uleb(s.length), ...Array.from(s, (ch) => ch.charCodeAt(0))];
   const arities = [...new Set(fns.map((f) => f.params))];
@@ -169,6 +205,35 @@ export function moduleBytes(fns: readonly Fn[]): Uint8Array {
       ...uleb(fns.length),
       ...fns.flatMap((f, i) => [...str(f.name), 0x00, ...uleb(i)]),
     ]),
-    ...section(10, [...uleb(fns.length), ...fns.flatMap((f) => f.body())]),
+    ...section(10, [
+      ...uleb(fns.length),
+      ...fns.flatMap((f) => [...uleb(f.body.length), ...f.body]),
+    ]),
   ]);
+}
+
+/**
+ * A getter that compiles the module of `build()` on first use and returns it ever after, or null
+ * where WebAssembly (SIMD) is missing: a module that fails to compile is not retried.
+ */
+export function lazyModule(build: () => readonly RawFunction[]): () => object | null {
+  let compiled: object | null | undefined;
+  return () => {
+    if (compiled === undefined) {
+      const wa = wasmApi();
+      try {
+        compiled = wa ? new wa.Module(moduleBytes(build())) : null;
+      } catch {
+        compiled = null; // no WebAssembly SIMD
+      }
+    }
+    return compiled;
+  };
+}
+
+/** The exports of `module` instantiated over `memory`. */
+export function instantiate(module: object, memory: WasmMemory): Record<string, unknown> {
+  const wa = wasmApi();
+  if (!wa) throw new Error('WebAssembly is not available');
+  return new wa.Instance(module, { env: { memory } }).exports;
 }
