@@ -68,9 +68,7 @@ import type {
 import { dense } from '../engine/dense';
 import { seededDropout } from '../engine/dropout';
 import { embeddingLookup } from '../engine/embedding';
-import { assertGradientsRegistered } from '../engine/gradient-check';
-import { ParamStore, type NamedWeight } from '../engine/params';
-import { SeedSequence, deriveSeed, mulberry32 } from '../engine/random';
+import { deriveSeed, mulberry32 } from '../engine/random';
 import {
   createTransformerBlockParams,
   type NormPlacement,
@@ -83,7 +81,14 @@ import {
   type Reranker,
   type ScoreOptions,
 } from '../reranker';
-import type { ScoreUsage } from './prm';
+import {
+  ListInput,
+  ParamModel,
+  checkSharedConfig,
+  userEncoderOptions,
+  withDefaults,
+  type ScoreUsage,
+} from './reranker-base';
 import { distanceBias, omnidirectionalBlock, targetAttention } from './pier-attention';
 import {
   candidatePermutations,
@@ -169,16 +174,9 @@ export const PIER_DEFAULTS: Omit<ResolvedPierConfig, 'numItems' | 'numUsers'> = 
   seed: 1,
 };
 
-const KEYS = new Set(['numItems', 'numUsers', ...Object.keys(PIER_DEFAULTS)]);
-
 /** Fills defaults and validates a Pier config (unknown keys are errors, to catch typos). */
 export function resolvePierConfig(config: PierConfig): ResolvedPierConfig {
-  if (typeof config !== 'object' || config === null)
-    throw new Error('Pier config must be an object');
-  for (const k of Object.keys(config)) {
-    if (!KEYS.has(k)) throw new Error(`unknown Pier config key '${k}'`);
-  }
-  const c = { ...PIER_DEFAULTS, ...config } as ResolvedPierConfig;
+  const c = withDefaults<ResolvedPierConfig>('Pier', config, PIER_DEFAULTS);
   const int = (k: keyof ResolvedPierConfig, min: number) => {
     const v = c[k];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
@@ -202,24 +200,7 @@ export function resolvePierConfig(config: PierConfig): ResolvedPierConfig {
   ).forEach((k) => int(k, 1));
   int('blocks', 0);
   int('numPermutations', 0);
-  if (c.dim % c.heads !== 0)
-    throw new RangeError(`Pier dim ${c.dim} is not divisible by heads ${c.heads}`);
-  for (const k of ['dropout', 'attentionDropout'] as const) {
-    if (!(typeof c[k] === 'number' && c[k] >= 0 && c[k] < 1))
-      throw new RangeError(`Pier config '${k}' must be in [0, 1), got ${String(c[k])}`);
-  }
-  if (!['none', 'concat', 'add', 'weight'].includes(c.scoreUsage)) {
-    throw new RangeError(
-      `Pier scoreUsage must be none|concat|add|weight, got '${String(c.scoreUsage)}'`,
-    );
-  }
-  if (!['transformer', 'mean'].includes(c.userEncoder)) {
-    throw new RangeError(
-      `Pier userEncoder must be transformer|mean, got '${String(c.userEncoder)}'`,
-    );
-  }
-  if (!['post', 'pre'].includes(c.norm))
-    throw new RangeError(`Pier norm must be post|pre, got '${String(c.norm)}'`);
+  checkSharedConfig('Pier', c);
   for (const k of ['rankEmbedding', 'distanceBias', 'userIdEmbedding'] as const) {
     if (typeof c[k] !== 'boolean')
       throw new RangeError(`Pier config '${k}' must be a boolean, got ${String(c[k])}`);
@@ -227,11 +208,6 @@ export function resolvePierConfig(config: PierConfig): ResolvedPierConfig {
   if (c.permutationLength > c.maxListSize) {
     throw new RangeError(
       `Pier permutationLength ${c.permutationLength} exceeds maxListSize ${c.maxListSize}`,
-    );
-  }
-  if (!Number.isInteger(c.seed) || c.seed === 0) {
-    throw new RangeError(
-      `Pier seed must be a non-zero integer (tfjs treats 0 as "no seed"), got ${c.seed}`,
     );
   }
   return c;
@@ -276,23 +252,14 @@ interface OcpmInputs {
 }
 
 /** Pier behind the {@link Reranker} contract. Create with `new Pier(config)` or `createReranker('pier', config)`. */
-export class Pier implements Reranker {
+export class Pier extends ParamModel<ResolvedPierConfig> implements Reranker {
   readonly name = 'pier';
-  readonly config: ResolvedPierConfig;
-  private readonly store: ParamStore;
-  private seeds: SeedSequence;
   private readonly itemTable: Variable;
-  private readonly rankTable?: Variable;
   private readonly distanceTable?: Variable;
   private readonly historyPosition: Variable;
   private readonly userEncoder: UserStateEncoder;
   private readonly ta: Record<'wq' | 'bq' | 'wk' | 'bk' | 'wv' | 'bv' | 'wo' | 'bo', Variable>;
-  private readonly wItem: Variable;
-  private readonly wUser: Variable;
-  private readonly bIn: Variable;
-  private readonly wScore?: Variable;
-  private readonly bScore?: Variable;
-  private readonly wInScore?: Variable;
+  private readonly input: ListInput;
   private readonly blockParams: TransformerBlockParams[] = [];
   private readonly mlpH: Variable;
   private readonly mlpU: Variable;
@@ -300,32 +267,22 @@ export class Pier implements Reranker {
   private readonly wOut: Variable;
   private readonly bOut: Variable;
   private planes?: { seed: number; data: Float64Array };
-  private disposed = false;
 
   constructor(config: PierConfig) {
-    const c = resolvePierConfig(config);
-    this.config = c;
+    super(resolvePierConfig(config), 'Pier', 'Pier');
+    const c = this.config;
     const d = c.dim;
-    const store = new ParamStore(c.seed);
-    this.store = store;
-    this.seeds = new SeedSequence(deriveSeed(c.seed, 'dropout'));
+    const store = this.store;
     const g = { kind: 'glorotUniform' } as const;
     const z = { kind: 'zeros' } as const;
     const small = { kind: 'normal', std: 0.05 } as const;
     this.itemTable = store.create('item', [c.numItems + 1, d], small);
-    this.userEncoder = new UserStateEncoder(store, 'user_encoder', this.itemTable, {
-      kind: c.userEncoder,
-      dim: d,
-      historyLength: c.historyLength,
-      heads: c.heads,
-      ffnDim: c.ffnDim,
-      dropout: c.dropout,
-      attentionDropout: c.attentionDropout,
-      norm: c.norm,
-      userEmbedding: c.userIdEmbedding,
-      numUsers: c.numUsers,
-      numItems: c.numItems,
-    });
+    this.userEncoder = new UserStateEncoder(
+      store,
+      'user_encoder',
+      this.itemTable,
+      userEncoderOptions(c),
+    );
     this.historyPosition = store.create('target/position', [c.historyLength, d], small);
     this.ta = {
       wq: store.create('target/wq', [d, d], g),
@@ -337,17 +294,10 @@ export class Pier implements Reranker {
       wo: store.create('target/wo', [d, d], g),
       bo: store.create('target/bo', [d], z),
     };
-    if (c.rankEmbedding) this.rankTable = store.create('rank', [c.maxListSize, d], small);
+    const rankTable = c.rankEmbedding ? store.create('rank', [c.maxListSize, d], small) : undefined;
     if (c.distanceBias)
       this.distanceTable = store.create('distance_bias', [c.maxListSize, c.heads], z);
-    this.wItem = store.create('input/w_item', [d, d], g);
-    this.wUser = store.create('input/w_user', [d, d], g);
-    this.bIn = store.create('input/b', [d], z);
-    if (c.scoreUsage === 'concat' || c.scoreUsage === 'add') {
-      this.wScore = store.create('score/w', [1, d], g);
-      this.bScore = store.create('score/b', [d], z);
-    }
-    if (c.scoreUsage === 'concat') this.wInScore = store.create('input/w_score', [d, d], g);
+    this.input = new ListInput(store, d, c.scoreUsage, rankTable);
     for (let i = 0; i < c.blocks; i++) {
       this.blockParams.push(createTransformerBlockParams(store, `block${i}`, d, c.ffnDim));
     }
@@ -356,10 +306,6 @@ export class Pier implements Reranker {
     this.mlpB = store.create('mlp/b', [c.mlpDim], z);
     this.wOut = store.create('output/w', [c.mlpDim, 1], g);
     this.bOut = store.create('output/b', [1], z);
-  }
-
-  private check(): void {
-    if (this.disposed) throw new Error('this Pier was disposed');
   }
 
   /**
@@ -406,29 +352,8 @@ export class Pier implements Reranker {
     const u = tf.reshape(tf.slice(inp.state, [0, 0, 0], [b, 1, d]), [b, d]) as Tensor2D;
     const keys = tf.slice(inp.state, [0, 1, 0], [b, hl, d]);
     const values = tf.slice(inp.state, [0, 1 + hl, 0], [b, hl, d]);
-    const s = tf.reshape(inp.scores, [n, 1]);
     const e = embeddingLookup(this.itemTable as Tensor2D, tf.reshape(inp.items, [n]));
-    const eIn = c.scoreUsage === 'weight' ? (tf.mul(e, s) as Tensor2D) : e;
-    let x: Tensor = tf.add(
-      tf.reshape(dense(eIn, this.wItem as Tensor2D), [b, l, d]),
-      tf.reshape(dense(u, this.wUser as Tensor2D, this.bIn as Tensor1D), [b, 1, d]),
-    );
-    if (this.wScore && this.bScore) {
-      // e_s(s) W = s (W_s W) + b_s W  (see the file header)
-      const w = c.scoreUsage === 'concat' ? (this.wInScore as Tensor2D) : (this.wUser as Tensor2D);
-      const sv = tf.matMul(this.wScore, w); // [1, d]
-      const sc = tf.matMul(tf.reshape(this.bScore, [1, d]), w); // [1, d]
-      x = tf.add(x, tf.reshape(tf.add(tf.mul(s, sv), sc), [b, l, d]));
-    }
-    if (this.rankTable) {
-      const rankPart = inp.rankFeature
-        ? tf.reshape(
-            embeddingLookup(this.rankTable as Tensor2D, tf.reshape(inp.rankFeature, [n])),
-            [b, l, d],
-          )
-        : tf.slice(this.rankTable, [0, 0], [l, d]);
-      x = tf.add(x, rankPart);
-    }
+    const x = this.input.apply(e, u, inp.scores, inp.rankFeature);
     const interest = targetAttention(
       e,
       keys as Tensor3D,
@@ -442,7 +367,7 @@ export class Pier implements Reranker {
       },
       { batch: b, length: l, heads: c.heads },
     );
-    let h = tf.add(tf.reshape(x, [n, d]), interest) as Tensor2D;
+    let h = tf.add(x, interest) as Tensor2D;
     if (training && c.dropout > 0) h = seededDropout(h, c.dropout, this.seeds.next()) as Tensor2D;
     let bias: Tensor4D | undefined;
     if (this.distanceTable && this.blockParams.length > 0) {
@@ -687,48 +612,5 @@ export class Pier implements Reranker {
     } finally {
       tf.dispose([state, logitsT, itemEmbT, histEmbT, rewardsT].filter((t) => t !== undefined));
     }
-  }
-
-  /**
-   * Every variable of the model, in creation order, for training. Throws a helpful error if tfjs's
-   * gradients are not registered (import `@tensorflow/tfjs` or tfjs-node once).
-   */
-  trainableVariables(): Variable[] {
-    this.check();
-    assertGradientsRegistered('Pier.trainableVariables() (training)');
-    return this.store.variables();
-  }
-
-  /** Copies the weights out under stable logical names (e.g. `target/wq`, `distance_bias`). */
-  getWeights(): NamedWeight[] {
-    this.check();
-    return this.store.getWeights();
-  }
-
-  /** Assigns weights; every name must exist with the same shape (errors name both shapes). */
-  setWeights(weights: readonly NamedWeight[]): void {
-    this.check();
-    this.store.setWeights(weights);
-  }
-
-  /** Number of scalar parameters. */
-  countParams(): number {
-    return this.store.size();
-  }
-
-  /** Restarts the dropout seed sequence (for exactly reproducible reruns). */
-  resetSeeds(): void {
-    this.seeds.reset();
-  }
-  /** Re-derives the dropout seeds from (config seed, epoch): see {@link Reranker.setRandomEpoch}. */
-  setRandomEpoch(epoch: number): void {
-    this.seeds = new SeedSequence(deriveSeed(this.config.seed, 'dropout', 'epoch', epoch));
-  }
-
-  /** Frees every variable; later calls on this model throw. Idempotent. */
-  dispose(): void {
-    if (this.disposed) return;
-    this.store.dispose();
-    this.disposed = true;
   }
 }

@@ -29,6 +29,7 @@ import type { Variable } from '@tensorflow/tfjs-core';
 import { GemmArena, simdGemmAvailable } from '../engine/simd-gemm';
 import { SimdOps, simdOpsAvailable } from '../engine/simd-ops';
 import type { ParamStore } from '../engine/params';
+import type { SharedRerankerConfig } from './reranker-base';
 
 /** Item-side caches are built only when they need at most this many floats (64 MiB). */
 export const CACHE_LIMIT_FLOATS = 1 << 24;
@@ -53,20 +54,7 @@ export function prmFastInferenceEnabled(): boolean {
 }
 
 /** The parts of PRM's resolved config the forward pass reads. */
-export interface PrmFastConfig {
-  numItems: number;
-  numUsers: number;
-  dim: number;
-  blocks: number;
-  heads: number;
-  ffnDim: number;
-  maxListSize: number;
-  historyLength: number;
-  scoreUsage: 'none' | 'concat' | 'add' | 'weight';
-  rankEmbedding: boolean;
-  userEncoder: 'transformer' | 'mean';
-  userIdEmbedding: boolean;
-  norm: 'post' | 'pre';
+export interface PrmFastConfig extends SharedRerankerConfig {
   itemFeatureDim: number;
   userFeatureDim: number;
   useIds: boolean;
@@ -166,6 +154,9 @@ export class PrmFast {
   private readonly scv: number; // [rows] retriever scores
   private readonly ones: number; // [rows] constant 1
   private readonly zeros: number; // constant 0 (also int32 0)
+  // the additive terms of the list input, as gatherRows' `extra`: [u, sv, scores] and [u W_qkv, ...]
+  private readonly xTerms: readonly [number, number, number];
+  private readonly qkvTerms: readonly [number, number, number];
   private vars: Variable[] = [];
   private seen: unknown[] = [];
   private featureVersion = -1;
@@ -291,6 +282,8 @@ export class PrmFast {
     this.ones = l.ones;
     this.zeros = l.zeros;
     this.heap.fill(1, this.ones, this.ones + R);
+    this.xTerms = [this.u, this.sv, this.scv];
+    this.qkvTerms = [this.uq, this.svQ0, this.scv];
     this.wfu = new Float32Array(c.userFeatureDim * d);
     this.bfu = new Float32Array(d);
   }
@@ -569,32 +562,10 @@ export class PrmFast {
       if (n > 0) {
         // item representation (+ position embedding)
         const posTable = transformer ? this.pos : zeros;
-        this.ops.gatherPairs(
-          x,
-          n,
-          d,
-          ids,
-          this.table,
-          d,
-          ones,
-          ids2,
-          posTable,
-          transformer ? d : 0,
-        );
+        this.ops.gatherRows(x, n, d, ids, this.table, d, ones, ids2, posTable, transformer ? d : 0);
         if (transformer && this.hist) {
           if (this.cacheHist) {
-            this.ops.gatherPairs(
-              this.qkv,
-              n,
-              d3,
-              ids,
-              this.histE,
-              d3,
-              ones,
-              ids2,
-              this.histPos,
-              d3,
-            );
+            this.ops.gatherRows(this.qkv, n, d3, ids, this.histE, d3, ones, ids2, this.histPos, d3);
           }
           this.block(this.hist, n, this.cacheHist);
         }
@@ -664,10 +635,10 @@ export class PrmFast {
       }
       // x = g_i (e_i W_item) + u + s_i sv + rank_i   (g_i = s_i for 'weight', else 1; sv = 0 unless concat/add)
       if (this.useCache) {
-        ops.gatherRows(x, l, d, ids, this.eWi, d, gains, u, this.sv, scv, ids2, rankTable, rankLd);
+        ops.gatherRows(x, l, d, ids, this.eWi, d, gains, ids2, rankTable, rankLd, this.xTerms);
       } else {
-        ops.gatherPairs(gath, l, d, ids, this.table, d, gains, ids2, zeros, 0);
-        ops.gatherRows(x, l, d, ids2, rankTable, rankLd, ones, u, this.sv, scv, ids, zeros, 0);
+        ops.gatherRows(gath, l, d, ids, this.table, d, gains, ids2, zeros, 0);
+        ops.gatherRows(x, l, d, ids2, rankTable, rankLd, ones, ids, zeros, 0, this.xTerms);
         A.gemm(l, d, d, gath, d, this.wItem, d, x, d, zeros, false, true);
       }
       const b0 = this.blocks[0];
@@ -683,12 +654,10 @@ export class PrmFast {
           this.eQ0,
           d3,
           gains,
-          uq,
-          this.svQ0,
-          scv,
           ids2,
           rq,
           c.rankEmbedding ? d3 : 0,
+          this.qkvTerms,
         );
       }
       this.blocks.forEach((bb, i) => this.block(bb, l, i === 0 && this.cacheQ0));

@@ -38,9 +38,6 @@ import { tapeActive } from '../engine/tape';
 import { PrmFast, prmFastInferenceEnabled, prmFastSupported } from './prm-fast';
 import { seededDropout } from '../engine/dropout';
 import { embeddingLookup } from '../engine/embedding';
-import { assertGradientsRegistered } from '../engine/gradient-check';
-import { ParamStore, type NamedWeight } from '../engine/params';
-import { SeedSequence, deriveSeed } from '../engine/random';
 import {
   createTransformerBlockParams,
   transformerBlock,
@@ -49,9 +46,16 @@ import {
 } from '../engine/transformer';
 import { UserStateEncoder, type UserEncoderKind } from '../encoders/user-state';
 import type { RerankBatchTensors, Reranker, ScoreOptions } from '../reranker';
+import {
+  ListInput,
+  ParamModel,
+  checkSharedConfig,
+  userEncoderOptions,
+  withDefaults,
+  type ScoreUsage,
+} from './reranker-base';
 
-/** How the retriever score enters PRM (protocol 4.5). */
-export type ScoreUsage = 'none' | 'concat' | 'add' | 'weight';
+export type { ScoreUsage } from './reranker-base';
 
 /** PRM configuration; every field but `numItems` and `numUsers` has a default. */
 export interface PrmConfig {
@@ -131,16 +135,9 @@ export const PRM_DEFAULTS: Omit<ResolvedPrmConfig, 'numItems' | 'numUsers'> = {
   useIds: true,
 };
 
-const KEYS = new Set(['numItems', 'numUsers', ...Object.keys(PRM_DEFAULTS)]);
-
 /** Fills defaults and validates a PRM config (unknown keys are errors, to catch typos). */
 export function resolvePrmConfig(config: PrmConfig): ResolvedPrmConfig {
-  if (typeof config !== 'object' || config === null)
-    throw new Error('PRM config must be an object');
-  for (const k of Object.keys(config)) {
-    if (!KEYS.has(k)) throw new Error(`unknown PRM config key '${k}'`);
-  }
-  const c = { ...PRM_DEFAULTS, ...config } as ResolvedPrmConfig;
+  const c = withDefaults<ResolvedPrmConfig>('PRM', config, PRM_DEFAULTS);
   const posInt = (k: keyof ResolvedPrmConfig) => {
     const v = c[k];
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
@@ -152,23 +149,7 @@ export function resolvePrmConfig(config: PrmConfig): ResolvedPrmConfig {
   ).forEach(posInt);
   if (!Number.isInteger(c.blocks) || c.blocks < 0)
     throw new RangeError(`PRM config 'blocks' must be >= 0`);
-  if (c.dim % c.heads !== 0)
-    throw new RangeError(`PRM dim ${c.dim} is not divisible by heads ${c.heads}`);
-  for (const k of ['dropout', 'attentionDropout'] as const) {
-    if (!(c[k] >= 0 && c[k] < 1))
-      throw new RangeError(`PRM config '${k}' must be in [0, 1), got ${c[k]}`);
-  }
-  if (!['none', 'concat', 'add', 'weight'].includes(c.scoreUsage)) {
-    throw new RangeError(
-      `PRM scoreUsage must be none|concat|add|weight, got '${String(c.scoreUsage)}'`,
-    );
-  }
-  if (!['transformer', 'mean'].includes(c.userEncoder)) {
-    throw new RangeError(
-      `PRM userEncoder must be transformer|mean, got '${String(c.userEncoder)}'`,
-    );
-  }
-  if (!['post', 'pre'].includes(c.norm)) throw new RangeError(`PRM norm must be post|pre`);
+  checkSharedConfig('PRM', c);
   for (const k of ['itemFeatureDim', 'userFeatureDim'] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 0)
       throw new RangeError(`PRM config '${k}' must be an integer >= 0, got ${String(c[k])}`);
@@ -179,20 +160,12 @@ export function resolvePrmConfig(config: PrmConfig): ResolvedPrmConfig {
       `PRM config useIds: false (content-only) needs item side features (itemFeatureDim > 0)`,
     );
   }
-  if (!Number.isInteger(c.seed) || c.seed === 0) {
-    throw new RangeError(
-      `PRM seed must be a non-zero integer (tfjs treats 0 as "no seed"), got ${c.seed}`,
-    );
-  }
   return c;
 }
 
 /** PRM behind the {@link Reranker} contract. Create with `new Prm(config)` or `createReranker('prm', config)`. */
-export class Prm implements Reranker {
+export class Prm extends ParamModel<ResolvedPrmConfig> implements Reranker {
   readonly name = 'prm';
-  readonly config: ResolvedPrmConfig;
-  private readonly store: ParamStore;
-  private seeds: SeedSequence;
   private readonly itemTable?: Variable;
   private readonly wItemFeat?: Variable;
   private readonly bItemFeat?: Variable;
@@ -204,18 +177,11 @@ export class Prm implements Reranker {
     version: 0,
   };
   private fast?: PrmFast | null;
-  private readonly rankTable?: Variable;
   private readonly userEncoder: UserStateEncoder;
-  private readonly wItem: Variable;
-  private readonly wUser: Variable;
-  private readonly bIn: Variable;
-  private readonly wScore?: Variable;
-  private readonly bScore?: Variable;
-  private readonly wInScore?: Variable;
+  private readonly input: ListInput;
   private readonly blockParams: TransformerBlockParams[] = [];
   private readonly wOut: Variable;
   private readonly bOut: Variable;
-  private disposed = false;
 
   /**
    * @param config the (JSON-serializable) configuration
@@ -223,12 +189,10 @@ export class Prm implements Reranker {
    *   (same as calling {@link Prm.setSideFeatures} afterwards)
    */
   constructor(config: PrmConfig, sideFeatures?: PrmSideFeatures) {
-    const c = resolvePrmConfig(config);
-    this.config = c;
+    super(resolvePrmConfig(config), 'PRM', 'Prm');
+    const c = this.config;
     const d = c.dim;
-    const store = new ParamStore(c.seed);
-    this.store = store;
-    this.seeds = new SeedSequence(deriveSeed(c.seed, 'dropout'));
+    const store = this.store;
     const g = { kind: 'glorotUniform' } as const;
     const z = { kind: 'zeros' } as const;
     if (c.useIds)
@@ -242,39 +206,17 @@ export class Prm implements Reranker {
       this.bUserFeat = store.create('features/b_user', [d], z);
     }
     const lookup = (ids: Tensor1D) => this.itemRepresentation(ids);
-    this.userEncoder = new UserStateEncoder(store, 'user_encoder', lookup, {
-      kind: c.userEncoder,
-      dim: d,
-      historyLength: c.historyLength,
-      heads: c.heads,
-      ffnDim: c.ffnDim,
-      dropout: c.dropout,
-      attentionDropout: c.attentionDropout,
-      norm: c.norm,
-      userEmbedding: c.userIdEmbedding,
-      numUsers: c.numUsers,
-      numItems: c.numItems,
-    });
-    if (c.rankEmbedding)
-      this.rankTable = store.create('rank', [c.maxListSize, d], { kind: 'normal', std: 0.05 });
-    this.wItem = store.create('input/w_item', [d, d], g);
-    this.wUser = store.create('input/w_user', [d, d], g);
-    this.bIn = store.create('input/b', [d], z);
-    if (c.scoreUsage === 'concat' || c.scoreUsage === 'add') {
-      this.wScore = store.create('score/w', [1, d], g);
-      this.bScore = store.create('score/b', [d], z);
-    }
-    if (c.scoreUsage === 'concat') this.wInScore = store.create('input/w_score', [d, d], g);
+    this.userEncoder = new UserStateEncoder(store, 'user_encoder', lookup, userEncoderOptions(c));
+    const rankTable = c.rankEmbedding
+      ? store.create('rank', [c.maxListSize, d], { kind: 'normal', std: 0.05 })
+      : undefined;
+    this.input = new ListInput(store, d, c.scoreUsage, rankTable);
     for (let i = 0; i < c.blocks; i++) {
       this.blockParams.push(createTransformerBlockParams(store, `block${i}`, d, c.ffnDim));
     }
     this.wOut = store.create('output/w', [d, 1], g);
     this.bOut = store.create('output/b', [1], z);
     if (sideFeatures) this.setSideFeatures(sideFeatures);
-  }
-
-  private check(): void {
-    if (this.disposed) throw new Error('this PRM was disposed');
   }
 
   /**
@@ -461,35 +403,8 @@ export class Prm implements Reranker {
     }
     this.checkFeatures();
     return tf.tidy(() => {
-      const n = b * l;
-      const s = tf.reshape(batch.scores, [n, 1]);
-      let e: Tensor2D = this.itemRepresentation(tf.reshape(batch.items, [n]));
-      if (c.scoreUsage === 'weight') e = tf.mul(e, s);
-      const itemPart = tf.reshape(dense(e, this.wItem as Tensor2D), [b, l, d]);
-      const userPart = tf.reshape(
-        dense(state as Tensor2D, this.wUser as Tensor2D, this.bIn as Tensor1D),
-        [b, 1, d],
-      );
-      let x: Tensor = tf.add(itemPart, userPart);
-      if (this.wScore && this.bScore) {
-        // e_s(s) W = s (W_s W) + b_s W  (see the file header)
-        const w =
-          c.scoreUsage === 'concat' ? (this.wInScore as Tensor2D) : (this.wUser as Tensor2D);
-        const sv = tf.matMul(this.wScore, w); // [1, d]
-        const sc = tf.matMul(tf.reshape(this.bScore, [1, d]), w); // [1, d]
-        x = tf.add(x, tf.reshape(tf.add(tf.mul(s, sv), sc), [b, l, d]));
-      }
-      if (this.rankTable) {
-        const rankPart = batch.ranks
-          ? tf.reshape(embeddingLookup(this.rankTable as Tensor2D, tf.reshape(batch.ranks, [n])), [
-              b,
-              l,
-              d,
-            ])
-          : tf.slice(this.rankTable, [0, 0], [l, d]);
-        x = tf.add(x, rankPart);
-      }
-      let h = tf.reshape(x, [n, d]) as Tensor2D;
+      const e = this.itemRepresentation(tf.reshape(batch.items, [b * l]));
+      let h = this.input.apply(e, state as Tensor2D, batch.scores, batch.ranks);
       if (training && c.dropout > 0) h = seededDropout(h, c.dropout, this.seeds.next()) as Tensor2D;
       for (const p of this.blockParams) {
         h = transformerBlock(
@@ -535,52 +450,11 @@ export class Prm implements Reranker {
     return tf.tidy(() => this.scoreWithState(batch, this.encodeUser(batch, options), options));
   }
 
-  /**
-   * Every variable of the model (embeddings, encoder, blocks, heads), in creation order, for
-   * training. Throws a helpful error if tfjs's gradients are not registered (import
-   * `@tensorflow/tfjs` or tfjs-node once; tfjs-core alone registers none).
-   */
-  trainableVariables(): Variable[] {
-    this.check();
-    assertGradientsRegistered('Prm.trainableVariables() (training)');
-    return this.store.variables();
-  }
-
-  /** Copies the weights out under stable logical names (e.g. `block0/attention/wq`). */
-  getWeights(): NamedWeight[] {
-    this.check();
-    return this.store.getWeights();
-  }
-
-  /** Assigns weights; every name must exist with the same shape (errors name both shapes). */
-  setWeights(weights: readonly NamedWeight[]): void {
-    this.check();
-    this.store.setWeights(weights);
-  }
-
-  /** Number of scalar parameters. */
-  countParams(): number {
-    return this.store.size();
-  }
-
-  /** Restarts the dropout seed sequence (for exactly reproducible reruns). */
-  resetSeeds(): void {
-    this.seeds.reset();
-  }
-
-  /** Re-derives the dropout seeds from (config seed, epoch): see {@link Reranker.setRandomEpoch}. */
-  setRandomEpoch(epoch: number): void {
-    this.seeds = new SeedSequence(deriveSeed(this.config.seed, 'dropout', 'epoch', epoch));
-  }
-
-  /** Frees every variable; later calls on this model throw. Idempotent. */
-  dispose(): void {
-    if (this.disposed) return;
-    this.store.dispose();
+  /** Frees the side-feature tensors and the fast path's memory (the variables: see dispose). */
+  protected override release(): void {
     this.itemFeatures?.dispose();
     this.userFeatures?.dispose();
     this.fast = null;
-    this.disposed = true;
   }
 }
 
