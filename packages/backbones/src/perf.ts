@@ -194,12 +194,20 @@ function quantile(sorted: number[], q: number): number {
 /**
  * Inference latency of PRM for one request of `listSize` candidates (p50 / p99 over `requests`
  * calls, including tensor creation and reading the scores back) and batch throughput.
+ *
+ * The timed requests follow `warmup` untimed ones (default 300): V8 compiles the hot functions of
+ * the request path (tfjs's and this package's) in the background during the first few hundred
+ * requests, and on a machine whose cores are busy each compile stalls a request by 3-15 ms. That is
+ * a once-per-process start-up cost, not serving latency, and with 10 warm-up requests it decided
+ * the p99 on the shared development VM.
  */
 export function measureInference(
   options: {
     listSize?: number;
     historyLength?: number;
     requests?: number;
+    /** Untimed requests before the timed ones. Default 300. */
+    warmup?: number;
     batchSize?: number;
     batches?: number;
     numItems?: number;
@@ -211,6 +219,7 @@ export function measureInference(
     listSize = 50,
     historyLength = 50,
     requests = 200,
+    warmup = 300,
     batchSize = 256,
     batches = 3,
     numItems = 3000,
@@ -231,7 +240,7 @@ export function measureInference(
     out.dispose();
     disposeBatch(b);
   };
-  for (let i = 0; i < 10; i++) request();
+  for (let i = 0; i < warmup; i++) request();
   const times: number[] = [];
   for (let i = 0; i < requests; i++) {
     const t0 = now();

@@ -35,6 +35,7 @@ describe('perf helpers', () => {
       listSize: 6,
       historyLength: 5,
       requests: 5,
+      warmup: 2,
       batchSize: 4,
       batches: 1,
       numItems: 30,

@@ -28,8 +28,9 @@
  * candidates and history is `[useIds ? E[i] : 0] + F_item[i] W_fi + b_fi`, and the user state gets
  * `F_user[u] W_fu + b_fu` added. The feature matrices are constants (not trained, not saved).
  *
- * Inference (training = false, no gradient tape) runs a dedicated forward on plain buffers with a
- * WebAssembly SIMD GEMM (`prm-fast.ts`): the same function, ~5x faster for one request.
+ * Inference (training = false, no gradient tape) runs a dedicated forward in WebAssembly memory
+ * with SIMD kernels (`prm-fast.ts`): the same function, 3-4x faster than the tfjs kernels for one
+ * request.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs-core';
