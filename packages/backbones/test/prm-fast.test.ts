@@ -124,6 +124,25 @@ describe('PRM fast inference at the default size', () => {
     compare({ ...base, ...size, scoreUsage: 'concat', norm: 'pre' }, 'default size pre', 1, 50, 50);
   });
 
+  it('scores an empty candidate list like the tfjs path (shape [1, 0])', async () => {
+    await useBackend('wasm');
+    const model = new Prm(base);
+    const batch = toBatchTensors({
+      user: Int32Array.from([0]),
+      history: Int32Array.from([1, 2, NUM_ITEMS]),
+      items: new Int32Array(0),
+      scores: new Float32Array(0),
+    });
+    for (const fast of [true, false]) {
+      setPrmFastInference(fast);
+      const s = model.score(batch, { training: false });
+      expect(s.shape, `fast ${fast}`).toEqual([1, 0]);
+      s.dispose();
+    }
+    disposeBatch(batch);
+    model.dispose();
+  });
+
   it('keeps no state between requests (a short request after a long one)', async () => {
     await useBackend('wasm');
     const config: PrmConfig = { ...base, maxListSize: 40, historyLength: 30 };

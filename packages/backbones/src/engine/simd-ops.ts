@@ -285,9 +285,10 @@ export class SimdOps {
    * -Infinity entries get probability exactly 0 (a row needs one finite entry).
    */
   softmaxRows(p: number, rows: number, cols: number, ld: number): void {
+    if (rows <= 0) return;
     if (cols % 4 !== 0 || cols <= 0)
       throw new RangeError(`softmaxRows: cols ${cols} must be a positive multiple of 4`);
-    if (rows > 0) this.kSoftmax(p * 4, rows, cols, ld * 4);
+    this.kSoftmax(p * 4, rows, cols, ld * 4);
   }
 
   /** `out[i] = gamma * (x[i] - mean) / sqrt(var + 1e-5) + beta` for `n` contiguous rows of `d` (out may be x). */
