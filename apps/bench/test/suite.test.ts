@@ -210,3 +210,20 @@ describe('lab reference rows', () => {
     expect(labels('standard')).toEqual(labels('quick').slice(3));
   });
 });
+
+describe('longestFirst', () => {
+  it('starts the costliest runs first and keeps the row order among equals', async () => {
+    const { longestFirst } = await import('../src/commands/suite');
+    const spec = (id: string, settings: Record<string, unknown>) => ({ id, settings });
+    const order = longestFirst([
+      spec('plain', { method: 'prm' }),
+      spec('c', { method: 'prm', scoreUsage: 'concat' }),
+      spec('ideal', { method: 'prm', idealAugmentation: 1 }),
+      spec('dnr', { method: 'dnr-g', backbone: 'prm' }),
+      spec('pier', { method: 'pier' }),
+      spec('pier-dnr', { method: 'dnr-b', backbone: 'pier' }),
+    ]).map((s) => s.id);
+    // costs: 1, 1, 2, 2.5, 3, 7.5
+    expect(order).toEqual(['pier-dnr', 'pier', 'dnr', 'ideal', 'plain', 'c']);
+  });
+});

@@ -137,7 +137,7 @@ describe('run ids', () => {
   });
 
   it('refuse overrides that would change what a row is, and conflicting shared ids', () => {
-    const prm = (SUITES.main!.rows as readonly SuiteRow[])[0]!;
+    const prm = (SUITES.main!.rows as readonly SuiteRow[]).find((r) => r.label === 'PRM')!;
     const bad = suiteSchema.parse({ suite: 'larger', out, overrides: { blocks: 2 } });
     expect(() => suiteRuns(SUITES.larger!, bad, data, runsDir)).toThrow(
       /overrides.blocks = 2 would replace the blocks of the larger row 'larger PRM'/,

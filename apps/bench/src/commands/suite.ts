@@ -268,6 +268,27 @@ export function uniqueRuns<T extends RunSpec>(specs: readonly T[]): T[] {
 }
 
 /**
+ * The runs in the order they start: the costliest first (a rough guess from the settings: DNR and
+ * the heuristic-noise variants train on a doubled batch and Pier is slower than PRM; an ideal
+ * augmentation multiplies the training lists), keeping the row order among equals. With several
+ * processes this keeps a long run from starting last while the other cores sit idle; results do
+ * not depend on the order.
+ */
+export function longestFirst<T extends RunSpec>(specs: readonly T[]): T[] {
+  const cost = (spec: T): number => {
+    const s = spec.settings as Record<string, unknown>;
+    const method = String(s.method ?? 'prm');
+    const base = s.backbone === 'pier' || method === 'pier' ? 3 : 1;
+    const copies = typeof s.idealAugmentation === 'number' ? 1 + s.idealAugmentation : 1;
+    return base * copies * (method === 'prm' || method === 'pier' ? 1 : 2.5);
+  };
+  return specs
+    .map((spec, i) => ({ spec, i, c: cost(spec) }))
+    .sort((a, b) => b.c - a.c || a.i - b.i)
+    .map((x) => x.spec);
+}
+
+/**
  * Runs a suite: the reference rows on the test split, then every distinct (row, seed) training
  * run, `jobs` at a time in separate processes (one at a time for a `sequential` suite). Finished
  * runs are skipped and interrupted ones resume from their checkpoints, so rerunning an interrupted
@@ -335,12 +356,12 @@ export async function runSuite(
   } else {
     log(`no training runs: suite ${suite.name} measures the dataset itself`);
   }
-  const pooled = await runPool(unique, jobs, chosen, log);
+  const pooled = await runPool(longestFirst(unique), jobs, chosen, log);
   const byId = new Map(pooled.map((outcome) => [outcome.spec.id, outcome]));
   const failed: string[] = [];
   const missing: string[] = [];
   const finished: FinishedRun[] = [];
-  for (const outcome of pooled) {
+  for (const outcome of unique.map((spec) => byId.get(spec.id)!)) {
     if ('error' in outcome) {
       (outcome.error instanceof NotFinishedError ? missing : failed).push(outcome.spec.id);
     }
