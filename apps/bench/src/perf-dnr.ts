@@ -11,6 +11,7 @@ import {
   DNR_TIMING_PHASES,
   createMethodObjective,
   methodConfig,
+  type DnrAugmentation,
   type DnrObjective,
   type DnrTimingPhase,
   type TrainBatch,
@@ -25,8 +26,13 @@ export interface DnrPerfOptions {
   readonly batchSize?: number;
   /** Timed epochs of each method, after one untimed warm-up step of each (default 3). */
   readonly repeats?: number;
-  /** DNR's generator step on every k-th batch (default 1 = Algorithm 1). */
+  /** DNR's generator step on every k-th batch of an epoch (default 1 = Algorithm 1). */
   readonly generatorEvery?: number;
+  /**
+   * DNR's `augmentation` (default `'double'`, Algorithm 1: real and synthetic pass over every
+   * list; `'replace'`: one pass, a λ-weighted share of the lists carries x̂).
+   */
+  readonly augmentation?: DnrAugmentation;
   /** Candidates per list (default 50). */
   readonly listSize?: number;
   /** History items per list (default 50). */
@@ -48,6 +54,7 @@ export interface DnrPerf {
   readonly batchSize: number;
   readonly repeats: number;
   readonly generatorEvery: number;
+  readonly augmentation: DnrAugmentation;
   /** Median wall time of a plain PRM epoch (BCE on real scores). */
   readonly prmEpochMs: number;
   /** Median wall time of a DNR-B epoch after τ (learned generator active). */
@@ -141,7 +148,7 @@ function cpuMs(): number {
 
 /**
  * Times a DNR-B epoch with the learned generator active (τ = 0, so every epoch is after the
- * warm-up; `generatorEvery` as given) against a plain PRM epoch (`BceObjective`) on the same
+ * warm-up; `generatorEvery` and `augmentation` as given) against a plain PRM epoch (`BceObjective`) on the same
  * synthetic lists, both on a default PRM with `scoreUsage: 'concat'` (what DNR trains; the plain
  * method's `'none'` differs by one broadcast add), same seed, same batch size, on the active tfjs
  * backend. An epoch is what the trainer does per epoch minus data loading: `setRandomEpoch`,
@@ -155,6 +162,7 @@ export function measureDnrCost(options: DnrPerfOptions = {}): DnrPerf {
   const batchSize = positiveInt('batchSize', options.batchSize ?? 256, 100_000);
   const repeats = positiveInt('repeats', options.repeats ?? 3, 1000);
   const generatorEvery = positiveInt('generatorEvery', options.generatorEvery ?? 1, 100_000);
+  const augmentation = options.augmentation ?? 'double';
   const listSize = options.listSize ?? 50;
   const historyLength = options.historyLength ?? 50;
   const numItems = options.numItems ?? 3000;
@@ -183,7 +191,7 @@ export function measureDnrCost(options: DnrPerfOptions = {}): DnrPerf {
   try {
     prm = createMethodObjective(prmModel, methodConfig('prm', { scoreUsage: 'concat' }), { seed });
     const method = methodConfig('dnr-b', { tau: 0, generatorEvery });
-    dnr = createMethodObjective(dnrModel, method, { seed }) as DnrObjective;
+    dnr = createMethodObjective(dnrModel, method, { seed, dnr: { augmentation } }) as DnrObjective;
     const dnrObjective = dnr;
     const prmObjective = prm;
     let epochDiagnostics = 0;
@@ -230,6 +238,7 @@ export function measureDnrCost(options: DnrPerfOptions = {}): DnrPerf {
       batchSize,
       repeats,
       generatorEvery,
+      augmentation,
       prmEpochMs,
       dnrEpochMs,
       dnrOverPrmEpochTime: dnrEpochMs / prmEpochMs,
@@ -254,8 +263,8 @@ export function measureDnrCost(options: DnrPerfOptions = {}): DnrPerf {
 /** Groups of the breakdown for the human-readable table (label, phases). */
 export const DNR_BREAKDOWN_GROUPS: ReadonlyArray<readonly [string, readonly DnrBreakdownPhase[]]> =
   [
-    ['noise + x̂ (reranker step)', ['synthesis']],
-    ['ranks of x̂', ['ranks']],
+    ['noise + synthetic scores', ['synthesis']],
+    ['ranks of synthetic scores', ['ranks']],
     ['AUC / density capture', ['diagnostics', 'epochDiagnostics']],
     ['user state (shared)', ['userState']],
     ['real pass (forward)', ['realPass']],
@@ -263,7 +272,7 @@ export const DNR_BREAKDOWN_GROUPS: ReadonlyArray<readonly [string, readonly DnrB
     ['reranker backward', ['rerankerBackward']],
     ['reranker Adam + decay', ['rerankerUpdate']],
     ['generator: user state', ['generatorUserState']],
-    ['generator: f_φ + x̂_φ + ranks', ['generatorSample']],
+    ['generator: sample + ranks', ['generatorSample']],
     ['generator: reranker forward', ['generatorForward']],
     ['generator: L_x', ['generatorLx']],
     ['generator: backward', ['generatorBackward']],
@@ -275,7 +284,7 @@ export function formatDnrBreakdown(p: DnrPerf): string[] {
   const lines = [
     `dnr: PRM epoch ${p.prmEpochMs.toFixed(0)} ms, DNR-B epoch ${p.dnrEpochMs.toFixed(0)} ms ` +
       `(median of ${p.repeats}; ${p.lists} lists, batch ${p.batchSize}, generator step every ` +
-      `${p.generatorEvery}): ratio ${p.dnrOverPrmEpochTime.toFixed(2)} (CPU time ` +
+      `${p.generatorEvery}, augmentation ${p.augmentation}): ratio ${p.dnrOverPrmEpochTime.toFixed(2)} (CPU time ` +
       `${p.dnrOverPrmEpochCpu.toFixed(2)})`,
     `dnr: where a DNR-B epoch goes (mean ms per epoch, share, in PRM epochs):`,
   ];

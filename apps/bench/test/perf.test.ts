@@ -99,6 +99,7 @@ describe('dnr-bench perf dnr section', () => {
     expect(result.dnrOverPrmEpochTime).toBeCloseTo(result.dnrEpochMs / result.prmEpochMs, 10);
     // 6 lists in batches of 4: two steps per epoch, a generator step after each (τ = 0, k = 1)
     expect(result).toMatchObject({ dnrLists: 6, dnrBatchSize: 4, dnrRepeats: 1 });
+    expect(result.dnrAugmentation).toBe('double');
     expect(result.dnrGeneratorEvery).toBe(1);
     expect(result.dnrGeneratorStepsPerEpoch).toBe(2);
     const b = result.dnrBreakdown as Record<string, number>;
@@ -119,7 +120,7 @@ describe('dnr-bench perf dnr section', () => {
     expect(result.matmulGflops).toBeUndefined();
   });
 
-  it('--generator-every 2 halves the generator steps', async () => {
+  it('--generator-every 2 halves the generator steps; --dnr-augmentation replace has one pass', async () => {
     const { stdout, error } = await runCli([
       'perf',
       '--sections',
@@ -132,6 +133,8 @@ describe('dnr-bench perf dnr section', () => {
       '1',
       '--generator-every',
       '2',
+      '--dnr-augmentation',
+      'replace',
       '--backend',
       'wasm',
     ]);
@@ -140,5 +143,9 @@ describe('dnr-bench perf dnr section', () => {
     expect(stdout).toMatch(/^dnrGeneratorStepsPerEpoch: 2$/m);
     expect(stdout).toMatch(/^dnrBreakdown\.generatorBackward: [\d.]+$/m);
     expect(stdout).toMatch(/^dnrOverPrmEpochTime: [\d.]+$/m);
+    // one mixed pass per reranker step: nothing billed to a separate synthetic pass
+    expect(stdout).toMatch(/^dnrAugmentation: replace$/m);
+    expect(stdout).toMatch(/^dnrBreakdown\.syntheticPass: 0$/m);
+    expect(stdout).not.toMatch(/^dnrBreakdown\.realPass: 0$/m);
   });
 });

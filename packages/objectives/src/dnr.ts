@@ -6,7 +6,8 @@
  *    (1-based, the trainer's numbering) and from the learned generator (no gradient) afterwards;
  *    `x̂ = mix(y, ε, α)` (Eq. 4); the synthetic pass sees the rank positions of `x̂` (protocol
  *    0b.5) and shares the user state with the real pass when the model can (0b.4);
- *    `L_D = L_BCE + λ·L_z` (Eq. 6); Adam (+ decoupled weight decay) on the reranker only.
+ *    `L_D = L_BCE + λ·L_z` (Eq. 6); Adam (+ decoupled weight decay) on the reranker only. With
+ *    `augmentation: 'replace'` one pass scores a batch whose first m lists carry x̂ instead.
  * 2. **Generator step** (reranker frozen; epochs `> τ`, every `generatorEvery` batches):
  *    `x̂_φ = mix(y, f_φ(y, z), α)` with gradients into φ; the user state (which φ does not reach)
  *    is computed once, outside the gradient tape;
@@ -112,6 +113,18 @@ export interface DnrObjectiveOptions extends BceObjectiveOptions {
    * Default true; `false` keeps the real order (an ablation only).
    */
   syntheticRanks?: boolean;
+  /**
+   * How the reranker step batches the synthetic scores (protocol 0b.4). `'double'` (default,
+   * Algorithm 1 as reconstructed): every list is scored twice, on x and on x̂, and L_BCE, L_z are
+   * means over all B lists. `'replace'` (another reading of Eq. 6; one reranker pass per step, so
+   * cheaper): the first m lists of the batch get x̂ (and, with `syntheticRanks`, its rank
+   * positions) instead of x, m = round(B·w) with w = λ/(1+λ) for the additive form and λ for the
+   * convex one (L_z's share of Eq. 6's weight), clamped to [1, B-1]; L_BCE is the mean BCE of the
+   * other B - m lists, L_z that of the m replaced ones, combined by Eq. 6 as usual. The trainer
+   * shuffles the lists every epoch, so the replaced lists are a fresh random subset. A batch of one
+   * list is scored as with `'double'`. Needs λ > 0. The generator step is the same in both.
+   */
+  augmentation?: DnrAugmentation;
   /** Bins of the per-epoch density snapshots (Figure 5). Default 40. */
   densityBins?: number;
   /** Range of the density snapshots (fixed, so epochs compare). Default `[-2, 3]`. */
@@ -119,6 +132,9 @@ export interface DnrObjectiveOptions extends BceObjectiveOptions {
   /** Training lists (the first of each epoch) the density snapshot is drawn on. Default 256. */
   densityLists?: number;
 }
+
+/** How the reranker step batches the synthetic scores (see {@link DnrObjectiveOptions.augmentation}). */
+export type DnrAugmentation = 'double' | 'replace';
 
 /** Defaults of the optional DNR settings (protocol.md 1.5-1.6; [GUESS] where the paper is silent). */
 export const DNR_OBJECTIVE_DEFAULTS = Object.freeze({
@@ -133,6 +149,7 @@ export const DNR_OBJECTIVE_DEFAULTS = Object.freeze({
   generatorStepTraining: true,
   shareUserState: true,
   syntheticRanks: true,
+  augmentation: 'double' as DnrAugmentation,
   densityBins: 40,
   densityRange: Object.freeze([-2, 3]) as readonly [number, number],
   densityLists: 256,
@@ -161,6 +178,11 @@ export interface DnrObjectiveConfig {
   readonly generatorStepTraining: boolean;
   readonly shareUserState: boolean;
   readonly syntheticRanks: boolean;
+  /**
+   * Present only when `'replace'`: the default `'double'` is left out, so the configuration (and
+   * the checkpoint hash) of runs that do not use the option is what it was before it existed.
+   */
+  readonly augmentation?: DnrAugmentation;
   readonly densityBins: number;
   readonly densityRange: [number, number];
   readonly densityLists: number;
@@ -234,11 +256,14 @@ export interface DnrStepTimings {
   synthesis: number;
   /** Per-list AUC(x, y) and AUC(x̂, y) sums and the density-snapshot capture (diagnostics). */
   diagnostics: number;
-  /** Rank positions of x̂ for the synthetic pass (protocol 0b.5; a JavaScript sort). */
+  /** Rank positions of x̂ for the synthetic pass (protocol 0b.5; a JavaScript sort) and its batch. */
   ranks: number;
   /** Forward: the user state (`encodeUser`, once per batch when shared; 0 otherwise). */
   userState: number;
-  /** Forward: the real pass (`scoreWithState`, or `score` without sharing) and L_BCE. */
+  /**
+   * Forward: the real pass (`scoreWithState`, or `score` without sharing) and L_BCE; with
+   * `augmentation: 'replace'` the one mixed pass and L_D (then `syntheticPass` stays 0).
+   */
   realPass: number;
   /** Forward: the synthetic pass and L_z, L_D. */
   syntheticPass: number;
@@ -468,6 +493,13 @@ export class DnrObjective implements TrainingObjective {
     if (typeof generatorLr !== 'number' || !(generatorLr > 0) || generatorLr > 10) {
       fail(`generatorLr must be a number in (0, 10], got ${String(generatorLr)}`);
     }
+    const augmentation = options.augmentation ?? d.augmentation;
+    if (augmentation !== 'double' && augmentation !== 'replace') {
+      fail(`augmentation must be 'double' or 'replace', got ${JSON.stringify(augmentation)}`);
+    }
+    if (augmentation === 'replace' && lambda === 0) {
+      fail(`augmentation 'replace' needs lambda > 0 (it replaces a λ-weighted share of the lists)`);
+    }
     const densityBins = checkInt('densityBins', options.densityBins ?? d.densityBins, 1);
     const densityLists = checkInt('densityLists', options.densityLists ?? d.densityLists, 0);
     const range = options.densityRange ?? d.densityRange;
@@ -526,6 +558,7 @@ export class DnrObjective implements TrainingObjective {
       ),
       shareUserState: checkBool('shareUserState', options.shareUserState ?? d.shareUserState),
       syntheticRanks: checkBool('syntheticRanks', options.syntheticRanks ?? d.syntheticRanks),
+      ...(augmentation === 'replace' ? { augmentation } : {}),
       densityBins,
       densityRange: [range[0] as number, range[1] as number] as [number, number],
       densityLists,
@@ -598,6 +631,47 @@ export class DnrObjective implements TrainingObjective {
     return out;
   }
 
+  /**
+   * Lists of a batch of `b` whose scores the reranker step replaces by x̂ (`augmentation:
+   * 'replace'`): round(b·w), w = λ/(1+λ) (additive) or λ (convex), clamped to [1, b-1]; 0 (= score
+   * every list twice) with `'double'` or `b < 2`.
+   */
+  replacedLists(b: number): number {
+    const c = this.config;
+    if (c.augmentation !== 'replace' || b < 2) return 0;
+    const w = c.form === 'convex' ? c.lambda : c.lambda / (1 + c.lambda);
+    return Math.min(b - 1, Math.max(1, Math.round(b * w)));
+  }
+
+  /**
+   * The one-pass batch of `augmentation: 'replace'`: lists `0 … m-1` with x̂ as scores (and x̂'s
+   * rank positions unless `syntheticRanks` is false), the others as they are.
+   */
+  private mixedBatch(batch: TrainBatch, xHatValues: Float32Array, m: number): RerankBatchTensors {
+    const { user, history, items } = batch.tensors;
+    const [b, l] = batch.labels.shape;
+    const cut = m * l;
+    const scores = Float32Array.from(batch.arrays.scores);
+    scores.set(xHatValues.subarray(0, cut));
+    const out: RerankBatchTensors = {
+      user,
+      history,
+      items,
+      scores: tf.tensor2d(scores, [b, l], 'float32'),
+    };
+    const realRanks = batch.tensors.ranks ? (batch.tensors.ranks.dataSync() as Int32Array) : null;
+    if (this.config.syntheticRanks || realRanks) {
+      const ranks = realRanks
+        ? Int32Array.from(realRanks)
+        : Int32Array.from({ length: b * l }, (_, i) => i % l);
+      if (this.config.syntheticRanks) {
+        ranks.set(ranksFromScoresArray(xHatValues.subarray(0, cut), l));
+      }
+      out.ranks = tf.tensor2d(ranks, [b, l], 'int32');
+    }
+    return out;
+  }
+
   /** The synthetic-pass batch: the request with x̂ as scores and (by default) x̂'s rank positions. */
   private syntheticBatch(
     batch: TrainBatch,
@@ -642,10 +716,42 @@ export class DnrObjective implements TrainingObjective {
       t = this.lap('synthesis', t);
       this.recordEpochData(batch, xHatValues);
       t = this.lap('diagnostics', t);
-      const synthetic = this.syntheticBatch(batch, xHat, xHatValues);
+      const [b, l] = labels.shape;
+      const m = this.replacedLists(b);
+      const synthetic =
+        m > 0
+          ? this.mixedBatch(batch, xHatValues, m)
+          : this.syntheticBatch(batch, xHat, xHatValues);
       t = this.lap('ranks', t);
       // optimizer.minimize(f, true, vars) spelled out (same calls), so each part can be timed.
       const { value, grads } = tf.variableGrads(() => {
+        if (m > 0) {
+          // augmentation 'replace': one pass; lists 0 … m-1 carry x̂, the others x.
+          let logits: Tensor2D;
+          if (share) {
+            const state = model.encodeUser!(batch.tensors, opts);
+            t = this.lap('userState', t);
+            logits = model.scoreWithState!(synthetic, state, opts);
+          } else {
+            logits = model.score(synthetic, opts);
+          }
+          const syn = bceWithLogits(
+            tf.slice(logits, [0, 0], [m, l]),
+            tf.slice(labels, [0, 0], [m, l]),
+          );
+          const real = bceWithLogits(
+            tf.slice(logits, [m, 0], [b - m, l]),
+            tf.slice(labels, [m, 0], [b - m, l]),
+          );
+          lBce = real.dataSync()[0] as number;
+          lZ = syn.dataSync()[0] as number;
+          const loss = denoisingLoss(real, syn, {
+            lambda: this.config.lambda,
+            form: this.config.form,
+          });
+          t = this.lap('realPass', t);
+          return loss;
+        }
         let realLogits: Tensor2D;
         let syntheticLogits: Tensor2D;
         let real: Scalar;

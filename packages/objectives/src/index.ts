@@ -62,6 +62,7 @@ export { applyDecoupledWeightDecay, resolveAdamOptions } from './objective.js';
 export { DNR_OBJECTIVE_DEFAULTS, DNR_TIMING_PHASES, DnrObjective } from './dnr.js';
 export type {
   DnrAucSummary,
+  DnrAugmentation,
   DnrDensitySnapshot,
   DnrDiagnostics,
   DnrObjectiveConfig,

@@ -368,7 +368,10 @@ export interface CreateMethodObjectiveOptions {
    * fitted with `fitLabelConditionalBeta(scores, labels, { alpha, mix })`.
    */
   dataset?: RerankDataset;
-  /** Further `DnrObjective` options (density snapshot settings, `shareUserState`, ...). */
+  /**
+   * Further `DnrObjective` options (density snapshot settings, `shareUserState`,
+   * `augmentation`, ...).
+   */
   dnr?: Partial<
     Pick<
       DnrObjectiveOptions,
@@ -377,6 +380,7 @@ export interface CreateMethodObjectiveOptions {
       | 'densityLists'
       | 'shareUserState'
       | 'syntheticRanks'
+      | 'augmentation'
       | 'divergenceOptions'
       | 'clamp'
     >

@@ -28,6 +28,7 @@ import {
   loadCheckpoint,
   trainReranker,
   type DnrDiagnostics,
+  type DnrObjectiveOptions,
   type TrainBatch,
 } from '../src/index';
 import { tinyLab, tinyPrm, useCpu } from './trainer-fixtures';
@@ -220,6 +221,108 @@ describe('DnrObjective: reranker step', () => {
       ['score', null],
       ['score', null],
     ]);
+    disposeTrainBatch(batch);
+    objective.dispose();
+    model.dispose();
+  });
+
+  it("augmentation 'replace': one pass, the first m lists carry x̂ and its ranks (by hand)", () => {
+    const model = new LinearScoreModel();
+    // list 0: x̂ = 0.6·y + 0.4·ε = [0.4, 0.36, 0.6] (ranks [1, 2, 0]); list 1 keeps x
+    const objective = new DnrObjective(model, {
+      heuristic: new FixedNoise([-0.5, 0.9, 1.5, 0.2, 0.9, 0.4]),
+      alpha: 0.4,
+      lambda: 0.4,
+      lr: 0.01,
+      augmentation: 'replace',
+    });
+    // B = 2, w = λ/(1+λ) = 0.286: m = round(0.57) = 1 list replaced
+    expect(objective.replacedLists(2)).toBe(1);
+    const batch = handBatch();
+    const out = objective.step(batch, { epoch: 1, step: 0 });
+    // BCE(z, y) = mean(log(1 + e^z) - z·y): L_z on list 0's x̂, L_BCE on list 1's x
+    expect(out.lZ).toBeCloseTo(0.8132546, 6);
+    expect(out.lBce).toBeCloseTo(0.8022425, 6);
+    expect(out.lD).toBeCloseTo(0.8022425 + 0.4 * 0.8132546, 6);
+    // dL/dw = 0.208 > 0, dL/db = 0.406 > 0: Adam's first step moves each by -lr
+    expect(model.w.dataSync()[0]).toBeCloseTo(0.99, 6);
+    expect(model.b.dataSync()[0]).toBeCloseTo(-0.01, 6);
+    expect(model.encodeCalls).toBe(1);
+    expect(model.calls).toHaveLength(1);
+    const [pass] = model.calls;
+    expect(pass!.via).toBe('scoreWithState');
+    [0.4, 0.36, 0.6, 0.8, 0.6, 0.2].forEach((v, i) => expect(pass!.scores[i]).toBeCloseTo(v, 6));
+    expect(pass!.ranks).toEqual([1, 2, 0, 0, 1, 2]);
+    disposeTrainBatch(batch);
+    objective.dispose();
+    model.dispose();
+  });
+
+  it("augmentation 'replace': m from λ and the form, config and validation", () => {
+    const build = (options: Partial<DnrObjectiveOptions>) =>
+      new DnrObjective(new LinearScoreModel(), {
+        heuristic: new FixedNoise([0]),
+        alpha: 0.4,
+        lambda: 0.4,
+        ...options,
+      });
+    const additive = build({ augmentation: 'replace' });
+    // 256 · 0.4/1.4 = 73.1; a batch of one list is scored twice (no list to hold L_BCE)
+    expect([256, 10, 2, 1].map((b) => additive.replacedLists(b))).toEqual([73, 3, 1, 0]);
+    expect(additive.config.augmentation).toBe('replace');
+    const convex = build({ augmentation: 'replace', form: 'convex', lambda: 1 });
+    // w = λ = 1 would replace every list: clamped to B - 1
+    expect([256, 2].map((b) => convex.replacedLists(b))).toEqual([255, 1]);
+    expect(build({ augmentation: 'replace', form: 'convex' }).replacedLists(256)).toBe(102);
+    // the default is left out of the config, so the checkpoint hash of existing runs is unchanged
+    const double = build({});
+    expect('augmentation' in double.config).toBe(false);
+    expect(double.replacedLists(256)).toBe(0);
+    expect(() => build({ augmentation: 'replace', lambda: 0 })).toThrow(/needs lambda > 0/);
+    expect(() => build({ augmentation: 'half' as never })).toThrow(/augmentation must be/);
+  });
+
+  it("augmentation 'replace' on PRM: one scoreWithState per step, x̂ ranks on the replaced lists, no leak", () => {
+    const ds = tinyLab();
+    const model = tinyPrm(ds, { scoreUsage: 'concat' });
+    const seen: Array<{ scores: Float32Array; ranks: Int32Array | null }> = [];
+    const original = model.scoreWithState.bind(model);
+    model.scoreWithState = (b, state, options) => {
+      seen.push({
+        scores: Float32Array.from(b.scores.dataSync()),
+        ranks: b.ranks ? Int32Array.from(b.ranks.dataSync()) : null,
+      });
+      return original(b, state, options);
+    };
+    const objective = new DnrObjective(model, {
+      heuristic: new GaussianNoise({ seed: 5 }),
+      alpha: 0.4,
+      lambda: 0.4,
+      augmentation: 'replace',
+    });
+    const batch = labBatch(ds, 8); // m = round(8 · 0.4/1.4) = 2
+    objective.step(batch, { epoch: 1, step: 0 });
+    const before = tf.memory().numTensors;
+    const out = objective.step(batch, { epoch: 1, step: 1 });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(seen).toHaveLength(2);
+    const L = ds.listSize;
+    const pass = seen[1]!;
+    const cut = 2 * L;
+    // replaced lists: Gaussian x̂ and its own rank order; the rest: real scores, ranks 0..L-1
+    expect(Array.from(pass.ranks!.subarray(0, cut))).toEqual(
+      Array.from(ranksFromScoresArray(pass.scores.subarray(0, cut), L)),
+    );
+    expect(Array.from(pass.scores.subarray(cut))).toEqual(
+      Array.from(batch.arrays.scores.subarray(cut)),
+    );
+    expect(Array.from(pass.ranks!.subarray(cut))).toEqual(
+      Array.from({ length: 6 * L }, (_, i) => i % L),
+    );
+    expect(Array.from(pass.scores.subarray(0, cut))).not.toEqual(
+      Array.from(batch.arrays.scores.subarray(0, cut)),
+    );
+    expect(out.lD).toBeCloseTo(out.lBce! + 0.4 * out.lZ!, 5);
     disposeTrainBatch(batch);
     objective.dispose();
     model.dispose();

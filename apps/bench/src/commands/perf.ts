@@ -23,6 +23,8 @@ export const perfSchema = z.object({
   dnrRepeats: z.int().min(1).max(1000).default(3),
   /** dnr section: DNR's generator step every k batches (1 = Algorithm 1). */
   generatorEvery: z.int().min(1).max(100_000).default(1),
+  /** dnr section: DNR's augmentation (double = Algorithm 1; replace = one pass, protocol 0b.4). */
+  dnrAugmentation: z.enum(['double', 'replace']).default('double'),
   format: z.enum(INTERACTION_FORMATS as [InteractionFormat, ...InteractionFormat[]]).optional(),
   input: z.string().min(1).optional(),
   backend: z.enum(BACKEND_CHOICES).default('auto'),
@@ -111,7 +113,8 @@ export async function runPerf(
   }
   if (settings.sections.includes('dnr')) {
     log(
-      `dnr: DNR-B epoch (learned generator, generator step every ${settings.generatorEvery}) vs PRM epoch, ` +
+      `dnr: DNR-B epoch (learned generator, generator step every ${settings.generatorEvery}, ` +
+        `augmentation ${settings.dnrAugmentation}) vs PRM epoch, ` +
         `${settings.dnrLists} lists, batch ${settings.dnrBatchSize}, ${settings.dnrRepeats} repeats`,
     );
     const d = measureDnrCost({
@@ -119,6 +122,7 @@ export async function runPerf(
       batchSize: settings.dnrBatchSize,
       repeats: settings.dnrRepeats,
       generatorEvery: settings.generatorEvery,
+      augmentation: settings.dnrAugmentation,
     });
     for (const line of formatDnrBreakdown(d)) log(line);
     const round = (v: number): number => Number(v.toFixed(1));
@@ -131,6 +135,7 @@ export async function runPerf(
       dnrBatchSize: d.batchSize,
       dnrRepeats: d.repeats,
       dnrGeneratorEvery: d.generatorEvery,
+      dnrAugmentation: d.augmentation,
       dnrGeneratorStepsPerEpoch: d.generatorStepsPerEpoch,
       dnrBreakdown: Object.fromEntries(
         Object.entries(d.dnrBreakdown).map(([k, v]) => [k, round(v)]),
@@ -196,6 +201,12 @@ export function registerPerfCommand(program: Command): void {
       '--generator-every <k>',
       "dnr section: DNR's generator step every k batches (default 1)",
       parseIntFlag,
+    )
+    .addOption(
+      new Option(
+        '--dnr-augmentation <mode>',
+        "dnr section: DNR's augmentation (default double; replace = one pass, protocol 0b.4)",
+      ).choices(['double', 'replace']),
     )
     .option('--json', 'print one JSON object as the last line')
     .option('--config <file>', 'JSON run file with any of these settings (flags override it)')
