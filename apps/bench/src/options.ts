@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 
 /** Commander parser for integer flags: rejects `3.5`, `abc`, `1e3x` with a message naming the value. */
 export function parseIntFlag(value: string): number {
@@ -19,9 +19,14 @@ export function parseNumberFlag(value: string): number {
 
 /**
  * The flags of a command as settings: commander's camelCase option names are the settings keys;
- * `--config` names the run file and is not a setting.
+ * `--config` names the run file and is not a setting. With the command, values the user did not
+ * give (commander's defaults, e.g. `true` for a `--no-rank-embedding` flag left out) are dropped,
+ * so that they do not override the run file.
  */
-export function flagsOf(opts: Record<string, unknown>): Record<string, unknown> {
+export function flagsOf(opts: Record<string, unknown>, command?: Command): Record<string, unknown> {
   const { config: _config, ...flags } = opts;
-  return flags;
+  if (!command) return flags;
+  return Object.fromEntries(
+    Object.entries(flags).filter(([key]) => command.getOptionValueSource(key) !== 'default'),
+  );
 }

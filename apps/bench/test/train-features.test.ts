@@ -117,3 +117,39 @@ describe('dnr-bench train reference settings of the lab (protocol 0b.7)', () => 
     expect((file.error as Error).message).toMatch(/applies only to --dataset lab/);
   });
 });
+
+describe('negatable flags and run files', () => {
+  it('a run file setting rankEmbedding / useIds / sideFeatures to false is not overridden by the flag defaults', async () => {
+    const dir = tempFiles({
+      'run.json': JSON.stringify({
+        ...RUN_FILE,
+        rankEmbedding: false,
+        useIds: false,
+      }),
+    });
+    const run = await runCli([
+      'train',
+      '--method',
+      'prm',
+      '--dataset',
+      'lab',
+      '--config',
+      join(dir, 'run.json'),
+      '--run-id',
+      'file',
+      '--epochs',
+      '1',
+      '--backend',
+      'cpu',
+      '--out',
+      join(dir, 'results'),
+    ]);
+    expect(run.error).toBeUndefined();
+    const model = (
+      JSON.parse(readFileSync(join(dir, 'results/file/config.json'), 'utf8')) as {
+        model: { config: Record<string, unknown> };
+      }
+    ).model.config;
+    expect(model).toMatchObject({ rankEmbedding: false, useIds: false });
+  });
+});

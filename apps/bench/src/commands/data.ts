@@ -114,10 +114,10 @@ export function registerDataCommands(program: Command): void {
   addProtocolOptions(stats, { lists: false })
     .option('--json', 'print one JSON object { users, items, interactions, requests, positives }')
     .option('--config <file>', 'JSON run file with any of these settings (flags override it)')
-    .action(async (opts: Record<string, unknown>) => {
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const settings = await resolveSettings(dataStatsSchema, {
         configPath: opts.config as string | undefined,
-        flags: flagsOf(opts),
+        flags: flagsOf(opts, cmd),
       });
       process.stdout.write(`${await runDataStats(settings)}\n`);
     });
@@ -147,10 +147,10 @@ export function registerDataCommands(program: Command): void {
     )
     .option('--json', 'print the summary as JSON')
     .option('--config <file>', 'JSON run file with any of these settings (flags override it)')
-    .action(async (opts: Record<string, unknown>) => {
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const settings = await resolveSettings(prepareSchema, {
         configPath: opts.config as string | undefined,
-        flags: flagsOf(opts),
+        flags: flagsOf(opts, cmd),
       });
       const log = (line: string): void => void process.stderr.write(`${line}\n`);
       const { summary, path, cached } = await prepareDataset(settings, log);
@@ -177,10 +177,10 @@ export function registerDataCommands(program: Command): void {
     .option('--force', 'download and unpack again even when a verified copy exists')
     .option('--json', 'print the result as JSON')
     .option('--config <file>', 'JSON run file with any of these settings (flags override it)')
-    .action(async (dataset: string, opts: Record<string, unknown>) => {
+    .action(async (dataset: string, opts: Record<string, unknown>, cmd: Command) => {
       const settings = await resolveSettings(dataDownloadSchema, {
         configPath: opts.config as string | undefined,
-        flags: { dataset, ...flagsOf(opts) },
+        flags: { dataset, ...flagsOf(opts, cmd) },
       });
       process.stdout.write(`${await runDataDownload(settings)}\n`);
     });

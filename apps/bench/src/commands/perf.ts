@@ -210,10 +210,10 @@ export function registerPerfCommand(program: Command): void {
     )
     .option('--json', 'print one JSON object as the last line')
     .option('--config <file>', 'JSON run file with any of these settings (flags override it)')
-    .action(async (opts: Record<string, unknown>) => {
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const settings = await resolveSettings(perfSchema, {
         configPath: opts.config as string | undefined,
-        flags: flagsOf(opts),
+        flags: flagsOf(opts, cmd),
       });
       const log = (line: string): void => void process.stderr.write(`${line}\n`);
       const result = await runPerf(settings, log);

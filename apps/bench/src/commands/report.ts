@@ -594,10 +594,10 @@ export function registerReportCommand(program: Command): void {
     .option('--docs <dir>', 'where the reports go (default docs/results)')
     .option('--profile <name>', 'only this profile')
     .option('--config <file>', 'JSON run file with any of these settings (flags override it)')
-    .action(async (opts: Record<string, unknown>) => {
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const settings = await resolveSettings(reportSchema, {
         configPath: opts.config as string | undefined,
-        flags: flagsOf(opts),
+        flags: flagsOf(opts, cmd),
       });
       await runReport(settings, (line) => void process.stderr.write(`${line}\n`));
     });

@@ -477,10 +477,10 @@ export function registerSuiteCommand(program: Command): void {
       'train nothing: report the runs that are finished (and list the rest)',
     )
     .option('--config <file>', 'JSON run file with any of these settings (flags override it)')
-    .action(async (name: string, opts: Record<string, unknown>) => {
+    .action(async (name: string, opts: Record<string, unknown>, cmd: Command) => {
       const settings = await resolveSettings(suiteSchema, {
         configPath: opts.config as string | undefined,
-        flags: { ...flagsOf(opts), suite: name },
+        flags: { ...flagsOf(opts, cmd), suite: name },
       });
       const log = (line: string): void => void process.stderr.write(`${line}\n`);
       const command = `dnr-bench ${process.argv.slice(2).join(' ')}`;

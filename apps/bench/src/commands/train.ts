@@ -148,10 +148,10 @@ export function registerTrainCommand(program: Command): void {
     .option('--restart', "discard an interrupted run's checkpoint instead of resuming it")
     .option('--json', 'print the final metrics as one JSON object')
     .option('--config <file>', 'JSON run file with any of these settings (flags override it)')
-    .action(async (opts: Record<string, unknown>) => {
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const settings = await resolveSettings(trainSchema, {
         configPath: opts.config as string | undefined,
-        flags: flagsOf(opts),
+        flags: flagsOf(opts, cmd),
       });
       const log = (line: string): void => void process.stderr.write(`${line}\n`);
       const command = `dnr-bench ${process.argv.slice(2).join(' ')}`;
