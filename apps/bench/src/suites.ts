@@ -361,7 +361,7 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
     name: 'quick',
     data: 'lab',
     description:
-      'the embedded synthetic lab dataset and a small PRM (d = 32, 1 block, mean-pooled history), up to 8 epochs',
+      'the embedded synthetic lab dataset and a small PRM (d = 32, 1 block, mean-pooled history), up to 6 epochs',
     train: {
       dim: 32,
       blocks: 1,
@@ -369,7 +369,7 @@ export const PROFILES: Readonly<Record<string, Profile>> = {
       ffnDim: 64,
       userEncoder: 'mean',
       dropout: 0.1,
-      epochs: 8,
+      epochs: 6,
       patience: 3,
       batchSize: 128,
       lr: 0.003,
