@@ -333,6 +333,46 @@ export function sampleLabScores(
   return out;
 }
 
+/** Scratch arrays of one candidate list: its candidates, labels, probabilities and fresh scores. */
+interface ListScratch {
+  readonly items: Int32Array;
+  readonly labels: Uint8Array;
+  readonly probs: Float32Array;
+  readonly scores: Float32Array;
+  readonly perm: Int32Array;
+}
+
+function listScratch(L: number): ListScratch {
+  return {
+    items: new Int32Array(L),
+    labels: new Uint8Array(L),
+    probs: new Float32Array(L),
+    scores: new Float32Array(L),
+    perm: new Int32Array(L),
+  };
+}
+
+/**
+ * Writes the scratch list into row `off` of the dataset arrays ordered by score, descending (ties
+ * keep the scratch order).
+ */
+function writeSortedList(
+  t: ListScratch,
+  off: number,
+  out: { items: Int32Array; labels: Uint8Array; trueProbs: Float32Array; scores: Float32Array },
+): void {
+  const L = t.perm.length;
+  for (let g = 0; g < L; g++) t.perm[g] = g;
+  t.perm.sort((a, b) => t.scores[b]! - t.scores[a]! || a - b);
+  for (let g = 0; g < L; g++) {
+    const q = t.perm[g]!;
+    out.items[off + g] = t.items[q]!;
+    out.labels[off + g] = t.labels[q]!;
+    out.trueProbs[off + g] = t.probs[q]!;
+    out.scores[off + g] = t.scores[q]!;
+  }
+}
+
 /**
  * Generates the lab dataset (see the module documentation for the model and
  * `packages/data/docs-lab.md` for the parameters and why they are set so). Lists are laid out train,
@@ -457,12 +497,11 @@ export function generateLabDataset(config: LabConfig): LabDataset {
   for (let i = 0; i < I; i++) catalog[i] = i;
   const hseen = new Int32Array(I);
   const userOrder = new Int32Array(U);
-  const rawScore = new Float32Array(L);
-  const perm = new Int32Array(L);
-  const tmpItems = new Int32Array(L);
-  const tmpLabels = new Uint8Array(L);
-  const tmpProbs = new Float32Array(L);
-  const cmp = (a: number, b: number): number => rawScore[b]! - rawScore[a]! || a - b;
+  const t = listScratch(L);
+  const tmpItems = t.items;
+  const tmpLabels = t.labels;
+  const tmpProbs = t.probs;
+  const rawScore = t.scores;
   let resampled = 0;
   const positivesPerSplit = [0, 0, 0];
   let row = 0;
@@ -516,15 +555,7 @@ export function generateLabDataset(config: LabConfig): LabDataset {
       }
       // Retriever scores from the true noise model, then order by score.
       sampleLabScores(tmpProbs, tmpLabels, noise, srng, rawScore);
-      for (let g = 0; g < L; g++) perm[g] = g;
-      perm.sort(cmp);
-      for (let g = 0; g < L; g++) {
-        const q = perm[g]!;
-        items[off + g] = tmpItems[q]!;
-        labels[off + g] = tmpLabels[q]!;
-        trueProbs[off + g] = tmpProbs[q]!;
-        scores[off + g] = rawScore[q]!;
-      }
+      writeSortedList(t, off, { items, labels, trueProbs, scores });
       // History: distinct clicked items of u, by rejection from the click model.
       const want = cfg.minHistoryLength + hrng.int(H - cfg.minHistoryLength + 1);
       const mark = row + 1;
@@ -647,30 +678,17 @@ export function idealAugmentLab(ds: LabDataset, copies: number, seed: number): L
     positiveScale: rn.positiveScale,
   };
   const rng = createRng(seed).fork('ideal-augmentation');
-  const fresh = new Float32Array(L);
-  const perm = new Int32Array(L);
-  const tmpItems = new Int32Array(L);
-  const tmpLabels = new Uint8Array(L);
-  const tmpProbs = new Float32Array(L);
-  const cmp = (a: number, b: number): number => fresh[b]! - fresh[a]! || a - b;
+  const t = listScratch(L);
   let row = nTrain;
   for (let c = 0; c < copies; c++) {
     for (let r = 0; r < nTrain; r++, row++) {
       copyRow(r, row);
       const off = row * L;
-      tmpItems.set(items.subarray(off, off + L));
-      tmpLabels.set(labels.subarray(off, off + L));
-      tmpProbs.set(trueProbs.subarray(off, off + L));
-      sampleLabScores(tmpProbs, tmpLabels, spec, rng, fresh);
-      for (let g = 0; g < L; g++) perm[g] = g;
-      perm.sort(cmp);
-      for (let g = 0; g < L; g++) {
-        const q = perm[g]!;
-        items[off + g] = tmpItems[q]!;
-        labels[off + g] = tmpLabels[q]!;
-        trueProbs[off + g] = tmpProbs[q]!;
-        scores[off + g] = fresh[q]!;
-      }
+      t.items.set(items.subarray(off, off + L));
+      t.labels.set(labels.subarray(off, off + L));
+      t.probs.set(trueProbs.subarray(off, off + L));
+      sampleLabScores(t.probs, t.labels, spec, rng, t.scores);
+      writeSortedList(t, off, { items, labels, trueProbs, scores });
     }
   }
   for (let r = nTrain; r < n; r++) copyRow(r, r + extra);
