@@ -40,3 +40,17 @@ export function tempFiles(files: Record<string, string>): string {
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
 }
+
+/** A tiny lab dataset (`lab` settings) on which a suite trains in seconds. */
+export const TINY_LAB = {
+  numUsers: 40,
+  numItems: 60,
+  trainLists: 120,
+  validationLists: 40,
+  testLists: 40,
+  listSize: 20,
+  historyLength: 8,
+} as const;
+
+/** A tiny PRM (train settings) to go with {@link TINY_LAB}. */
+export const TINY_MODEL = { dim: 8, heads: 2, ffnDim: 16 } as const;

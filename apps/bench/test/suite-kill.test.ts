@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempFiles } from './helpers';
+import { tempFiles, TINY_LAB, TINY_MODEL } from './helpers';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
@@ -24,18 +24,8 @@ const cli = join(bundleDir, 'cli.js');
 // A tiny lab and model; enough epochs that a kill lands inside a run.
 const TINY = {
   overrides: {
-    lab: {
-      numUsers: 40,
-      numItems: 60,
-      trainLists: 240,
-      validationLists: 40,
-      testLists: 40,
-      listSize: 20,
-      historyLength: 8,
-    },
-    dim: 8,
-    heads: 2,
-    ffnDim: 16,
+    lab: { ...TINY_LAB, trainLists: 240 },
+    ...TINY_MODEL,
     batchSize: 32,
     epochs: 4,
     patience: 4,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { aggregateRuns, formatTable, type RunRecord } from '../src/aggregate';
 import { childProcessRunner, runPool, type JobRunner } from '../src/suite-runner';
-import { runCli, tempFiles } from './helpers';
+import { runCli, tempFiles, TINY_LAB, TINY_MODEL } from './helpers';
 
 const metrics = (x: number) => ({ hr: x, ndcg: x, map: x, f1: x, auc: x });
 
@@ -73,23 +73,7 @@ describe('runPool', () => {
 });
 
 // A tiny lab and model so the whole suite trains in seconds in this process.
-const TINY = {
-  overrides: {
-    lab: {
-      numUsers: 40,
-      numItems: 60,
-      trainLists: 120,
-      validationLists: 40,
-      testLists: 40,
-      listSize: 20,
-      historyLength: 8,
-    },
-    dim: 8,
-    heads: 2,
-    ffnDim: 16,
-    epochs: 2,
-  },
-};
+const TINY = { overrides: { lab: TINY_LAB, ...TINY_MODEL, epochs: 2 } };
 
 describe('dnr-bench suite', () => {
   const dir = tempFiles({ 'tiny.json': JSON.stringify(TINY) });

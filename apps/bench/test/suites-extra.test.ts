@@ -14,24 +14,10 @@ import { safeSegment } from '../src/files';
 import { readRunLog, runLogPath } from '../src/run-log';
 import { chosenSnapshot, densityStats, meanStd, totalVariation } from '../src/suite-extras';
 import { PROFILE_NAMES, SUITES, SUITE_NAMES, suiteRows, type SuiteRow } from '../src/suites';
-import { runCli, tempFiles } from './helpers';
+import { runCli, tempFiles, TINY_LAB, TINY_MODEL } from './helpers';
 
 // A tiny lab and model: every suite below trains in seconds, in this process.
-const TINY = {
-  lab: {
-    numUsers: 40,
-    numItems: 60,
-    trainLists: 120,
-    validationLists: 40,
-    testLists: 40,
-    listSize: 20,
-    historyLength: 8,
-  },
-  dim: 8,
-  heads: 2,
-  ffnDim: 16,
-  epochs: 1,
-};
+const TINY = { lab: TINY_LAB, ...TINY_MODEL, epochs: 1 };
 
 const dir = tempFiles({});
 const out = join(dir, 'results');
