@@ -466,6 +466,22 @@ function runIdentity(s: TrainSettings): Record<string, unknown> {
   return Object.fromEntries(Object.entries(filled).filter(([k]) => !VOLATILE.includes(k)));
 }
 
+/**
+ * Settings added after runs were first recorded, with the value that reproduces what the code did
+ * before they existed: a stored run without the key compares as if it had this value, so adding a
+ * setting does not orphan the finished runs (a run that did set another value still differs).
+ */
+const ADDED_LATER: Readonly<Record<string, unknown>> = {
+  rankEmbedding: true,
+  idealAugmentation: 0,
+  honestScores: false,
+};
+
+/** A stored run's identity with the settings it predates filled in (see {@link ADDED_LATER}). */
+export function storedIdentity(stored: Record<string, unknown>): Record<string, unknown> {
+  return { ...ADDED_LATER, ...stored };
+}
+
 function differences(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
   const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
   return keys
@@ -529,7 +545,7 @@ export async function runTrain(
       ? ((JSON.parse(readFileSync(configPath, 'utf8')) as { settings?: Record<string, unknown> })
           .settings ?? {})
       : {};
-    const diff = differences(stored, identity);
+    const diff = differences(storedIdentity(stored), identity);
     if (diff.length > 0) {
       throw new Error(
         `${runDir} holds a finished run with other settings (${diff.join('; ')}); ` +

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeReranker } from '@dnr/backbones';
@@ -108,6 +108,27 @@ describe('dnr-bench train', () => {
     expect(String(third.error)).toMatch(
       /finished run with other settings \(lr 0\.003 -> 0\.01\).*--force/,
     );
+  });
+
+  it('matches a run recorded before a setting existed when the setting keeps its old default', async () => {
+    const configPath = join(runDir, 'config.json');
+    const original = readFileSync(configPath, 'utf8');
+    const config = JSON.parse(original) as { settings: Record<string, unknown> };
+    expect(config.settings.rankEmbedding).toBe(true);
+    // a config.json written before rankEmbedding, idealAugmentation and honestScores existed
+    delete config.settings.rankEmbedding;
+    delete config.settings.idealAugmentation;
+    delete config.settings.honestScores;
+    writeFileSync(configPath, JSON.stringify(config));
+    try {
+      const same = await runCli(args);
+      expect(same.error).toBeUndefined();
+      expect(same.stderr).toMatch(/run lab-prm-none-s1 is finished/);
+      const other = await runCli([...args, '--no-rank-embedding']);
+      expect(String(other.error)).toMatch(/other settings \(rankEmbedding true -> false\)/);
+    } finally {
+      writeFileSync(configPath, original);
+    }
   });
 
   it('resumes an interrupted run from its checkpoint', async () => {
