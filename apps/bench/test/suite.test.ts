@@ -211,3 +211,27 @@ describe('longestFirst', () => {
     expect(order).toEqual(['pier-dnr', 'pier', 'dnr', 'ideal', 'plain', 'c']);
   });
 });
+
+describe('warmupOf', () => {
+  const report = (bestEpoch: number, extra: Record<string, unknown>) =>
+    ({ bestEpoch, patienceStartEpoch: 6, ...extra }) as never;
+
+  it('places the checkpoint against the end of the warm-up, not the patience start', async () => {
+    const { warmupOf } = await import('../src/commands/suite');
+    // τ = 3: the learned generator runs from epoch 4, whatever epoch patience starts at
+    expect(warmupOf(report(4, { dnr: { tau: 3, bestAfterWarmup: true } }))).toEqual({
+      patienceStartEpoch: 4,
+      bestAfterWarmup: true,
+    });
+    expect(warmupOf(report(3, { dnr: { tau: 3, bestAfterWarmup: false } }))).toEqual({
+      patienceStartEpoch: 4,
+      bestAfterWarmup: false,
+    });
+  });
+
+  it('gives runs without a learned generator no warm-up, even with a later patience start', async () => {
+    const { warmupOf } = await import('../src/commands/suite');
+    expect(warmupOf(report(2, { dnr: null }))).toEqual({});
+    expect(warmupOf(report(2, {}))).toEqual({});
+  });
+});

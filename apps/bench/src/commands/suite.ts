@@ -102,10 +102,17 @@ export type SuiteRun = RunRecord & {
   readonly bestAfterWarmup?: boolean;
 };
 
-/** The warm-up fields of a finished run's report, for runs that have a warm-up. */
-function warmupOf(report: TrainReport): Pick<SuiteRun, 'patienceStartEpoch' | 'bestAfterWarmup'> {
-  const start = report.patienceStartEpoch;
-  if (typeof start !== 'number' || start <= 1) return {};
+/**
+ * The warm-up fields of a finished run's report, for runs with a learned generator (their report's
+ * `dnr`): the first learned-generator epoch τ + 1 and whether the chosen checkpoint lies at or after
+ * it. Not the run's patience start, which a run file may set later for every method alike.
+ */
+export function warmupOf(
+  report: TrainReport,
+): Pick<SuiteRun, 'patienceStartEpoch' | 'bestAfterWarmup'> {
+  const dnr = report.dnr as { tau?: unknown } | null | undefined;
+  if (!dnr || typeof dnr.tau !== 'number') return {};
+  const start = dnr.tau + 1;
   return { patienceStartEpoch: start, bestAfterWarmup: report.bestEpoch >= start };
 }
 
