@@ -58,6 +58,7 @@ export { UserStateEncoder } from './encoders/user-state';
 
 export type { DenseActivation, DenseMode } from './engine/dense';
 export { dense, setDenseMode } from './engine/dense';
+export { withFrozenWeights } from './engine/frozen';
 export type { GradientLookup } from './engine/gradient-check';
 export {
   assertGradientsRegistered,

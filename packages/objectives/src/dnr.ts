@@ -18,7 +18,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Optimizer, Scalar, Tensor2D, Variable } from '@tensorflow/tfjs-core';
-import { ranksFromScoresArray, type RerankBatchTensors, type Reranker } from '@dnr/backbones';
+import {
+  ranksFromScoresArray,
+  withFrozenWeights,
+  type RerankBatchTensors,
+  type Reranker,
+} from '@dnr/backbones';
 import { auc } from '@dnr/metrics';
 import {
   WarmupSchedule,
@@ -834,40 +839,49 @@ export class DnrObjective implements TrainingObjective {
       const state =
         c.betaAdv > 0 && this.sharesUserState() ? model.encodeUser!(batch.tensors, opts) : null;
       t = this.lap('generatorUserState', t);
-      // optimizer.minimize(f, true, phi) spelled out (same calls), so each part can be timed.
-      const { value, grads } = tf.variableGrads(() => {
-        const xHat = synthesizeScores(
-          labels,
-          learned.sample(labels, { training: true }),
-          this.synthesis,
-        );
-        let total: Scalar = tf.scalar(0);
-        if (c.betaAdv > 0) {
-          const synthetic = this.syntheticBatch(
-            batch,
-            xHat,
-            c.syntheticRanks ? (xHat.dataSync() as Float32Array) : [],
+      // optimizer.minimize(f, true, phi) spelled out (same calls), so each part can be timed. The
+      // reranker's weights are frozen for the engine's layers: their gradients would be discarded,
+      // so the backward pass computes only what flows into the score input (protocol 0b.4).
+      const { value, grads } = withFrozenWeights(model.trainableVariables(), () =>
+        tf.variableGrads(() => {
+          const xHat = synthesizeScores(
+            labels,
+            learned.sample(labels, { training: true }),
+            this.synthesis,
           );
-          t = this.lap('generatorSample', t);
-          const logits =
-            state === null
-              ? model.score(synthetic, opts)
-              : model.scoreWithState!(synthetic, state, opts);
-          const adv = adversarialLoss(logits, labels);
-          out.lAdv = adv.dataSync()[0] as number;
-          total = tf.add(total, tf.mul(adv, c.betaAdv));
-          t = this.lap('generatorForward', t);
-        } else {
-          t = this.lap('generatorSample', t);
-        }
-        if (c.betaX > 0) {
-          const div = scoreDivergence(c.divergence, xHat, batch.tensors.scores, divergenceOptions);
-          out.lX = div.dataSync()[0] as number;
-          total = tf.add(total, tf.mul(div, c.betaX));
-          t = this.lap('generatorLx', t);
-        }
-        return total;
-      }, phi);
+          let total: Scalar = tf.scalar(0);
+          if (c.betaAdv > 0) {
+            const synthetic = this.syntheticBatch(
+              batch,
+              xHat,
+              c.syntheticRanks ? (xHat.dataSync() as Float32Array) : [],
+            );
+            t = this.lap('generatorSample', t);
+            const logits =
+              state === null
+                ? model.score(synthetic, opts)
+                : model.scoreWithState!(synthetic, state, opts);
+            const adv = adversarialLoss(logits, labels);
+            out.lAdv = adv.dataSync()[0] as number;
+            total = tf.add(total, tf.mul(adv, c.betaAdv));
+            t = this.lap('generatorForward', t);
+          } else {
+            t = this.lap('generatorSample', t);
+          }
+          if (c.betaX > 0) {
+            const div = scoreDivergence(
+              c.divergence,
+              xHat,
+              batch.tensors.scores,
+              divergenceOptions,
+            );
+            out.lX = div.dataSync()[0] as number;
+            total = tf.add(total, tf.mul(div, c.betaX));
+            t = this.lap('generatorLx', t);
+          }
+          return total;
+        }, phi),
+      );
       t = this.lap('generatorBackward', t);
       optimizer.applyGradients(phi.map((v) => ({ name: v.name, tensor: grads[v.name]! })));
       tf.dispose(grads);

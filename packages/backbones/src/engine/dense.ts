@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
+import { isFrozen } from './frozen';
 import { assertGradientsRegistered } from './gradient-check';
 import { tapeActive } from './tape';
 
@@ -20,51 +21,57 @@ function denseForward(
 }
 
 // The backward pass only uses plain (untransposed) 2-D matMuls on materialized transposes: on the
-// wasm backend matMul with transposeA/transposeB runs ~10x slower than the plain form.
+// wasm backend matMul with transposeA/transposeB runs ~10x slower than the plain form. A frozen
+// weight (withFrozenWeights) gets zeros, and neither transpose(x) nor the dW product is computed.
 function backward(
   dy: Tensor2D,
   x: Tensor2D,
   w: Tensor2D,
   y: Tensor2D | undefined,
   activation: DenseActivation,
+  frozen: boolean,
 ): [Tensor2D, Tensor2D, Tensor1D] {
   const g: Tensor2D = activation === 'relu' && y ? tf.mul(dy, tf.step(y)) : dy;
   const dx = tf.matMul(g, tf.transpose(w)) as Tensor2D;
+  if (frozen) return [dx, tf.zeros(w.shape) as Tensor2D, tf.zeros([w.shape[1]]) as Tensor1D];
   const dw = tf.matMul(tf.transpose(x), g) as Tensor2D;
   const db = tf.sum(g, 0) as Tensor1D;
   return [dx, dw, db];
 }
 
 const denseBiasLinear = tf.customGrad((x, w, b, save) => {
+  const frozen = isFrozen(w as Tensor) && isFrozen(b as Tensor);
   (save as GradSave)([x as Tensor, w as Tensor]);
   return {
     value: denseForward(x as Tensor2D, w as Tensor2D, b as Tensor1D, 'linear'),
     gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
       const [xs, ws] = saved as [Tensor2D, Tensor2D];
-      return backward(dy as Tensor2D, xs, ws, undefined, 'linear');
+      return backward(dy as Tensor2D, xs, ws, undefined, 'linear', frozen);
     },
   };
 });
 
 const denseBiasRelu = tf.customGrad((x, w, b, save) => {
+  const frozen = isFrozen(w as Tensor) && isFrozen(b as Tensor);
   const y = denseForward(x as Tensor2D, w as Tensor2D, b as Tensor1D, 'relu');
   (save as GradSave)([x as Tensor, w as Tensor, y]);
   return {
     value: y,
     gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
       const [xs, ws, ys] = saved as [Tensor2D, Tensor2D, Tensor2D];
-      return backward(dy as Tensor2D, xs, ws, ys, 'relu');
+      return backward(dy as Tensor2D, xs, ws, ys, 'relu', frozen);
     },
   };
 });
 
 const denseNoBias = tf.customGrad((x, w, save) => {
+  const frozen = isFrozen(w as Tensor);
   (save as unknown as GradSave)([x as Tensor, w as Tensor]);
   return {
     value: denseForward(x as Tensor2D, w as Tensor2D, undefined, 'linear'),
     gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
       const [xs, ws] = saved as [Tensor2D, Tensor2D];
-      const [dx, dw] = backward(dy as Tensor2D, xs, ws, undefined, 'linear');
+      const [dx, dw] = backward(dy as Tensor2D, xs, ws, undefined, 'linear', frozen);
       return [dx, dw];
     },
   };

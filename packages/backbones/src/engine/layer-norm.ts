@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
+import { isFrozen } from './frozen';
 import { tapeActive } from './tape';
 
 /**
  * Layer normalisation over the last axis, `y = gamma * (x - mean) / sqrt(var + eps) + beta`,
  * with a hand-written gradient (fewer kernels than autodiff through the composition):
  * `dx = inv * (g - mean(g) - xhat * mean(g * xhat))` with `g = dy * gamma`,
- * `dgamma = sum(dy * xhat, 0)`, `dbeta = sum(dy, 0)`.
+ * `dgamma = sum(dy * xhat, 0)`, `dbeta = sum(dy, 0)` (zeros for weights frozen by `withFrozenWeights`).
  *
  * @param x float32 `[N, d]`
  * @param gamma float32 `[d]`
@@ -22,6 +23,7 @@ export function layerNorm(x: Tensor2D, gamma: Tensor1D, beta: Tensor1D, eps = 1e
   }
   if (!tapeActive()) return layerNormReference(x, gamma, beta, eps);
   const f = tf.customGrad((xi, g, b, save) => {
+    const frozen = isFrozen(g as Tensor) && isFrozen(b as Tensor);
     const mean = tf.mean(xi as Tensor, -1, true);
     const xc = tf.sub(xi as Tensor, mean);
     const variance = tf.mean(tf.square(xc), -1, true);
@@ -41,6 +43,7 @@ export function layerNorm(x: Tensor2D, gamma: Tensor1D, beta: Tensor1D, eps = 1e
             tf.mul(xh, tf.mean(tf.mul(gdy, xh), -1, true)),
           ),
         );
+        if (frozen) return [dx, tf.zeros(gm.shape), tf.zeros(gm.shape)];
         return [dx, tf.sum(tf.mul(d, xh), 0), tf.sum(d, 0)];
       },
     };
