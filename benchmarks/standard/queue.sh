@@ -1,18 +1,35 @@
 #!/usr/bin/env bash
 # The standard-profile queue (benchmarks/README.md): every suite still missing on real data, in order.
 # Run from the repository root after `npm run build`, with the datasets in ../shared/datasets.
-# Each line resumes: finished runs are skipped, an interrupted run continues from its last checkpoint.
+# Each step resumes: finished runs are skipped, an interrupted run continues from its last checkpoint.
+# A failed step is reported and the queue goes on with the next one.
 # OUT (default benchmarks/standard) is where runs and suite files go.
-set -euo pipefail
+set -uo pipefail
 OUT="${OUT:-benchmarks/standard}"
-CLI="node apps/bench/dist/cli.js"
+CLI=(node apps/bench/dist/cli.js)
 ML100=(--format ml100k --input ../shared/datasets/ml-100k/u.data --name ml-100k)
-ML1M=(--format movielens --input ../shared/datasets/ml-1m/ratings.users-1-2999.dat.gz --name ml-1m-2999
-  --config benchmarks/standard/ml-1m.json)
+ML1M_DATA=(--format movielens --input ../shared/datasets/ml-1m/ratings.users-1-2999.dat.gz --name ml-1m-2999)
+ML1M=("${ML1M_DATA[@]}" --config benchmarks/standard/ml-1m.json)
 S=(--profile standard --out "$OUT" --jobs 2)
-$CLI suite ablation "${S[@]}" "${ML100[@]}"
-$CLI suite beta "${S[@]}" "${ML100[@]}"
-$CLI suite main "${S[@]}" "${ML1M[@]}"
-$CLI suite scores "${S[@]}" "${ML1M[@]}"
-$CLI suite ablation "${S[@]}" "${ML1M[@]}"
-$CLI suite beta "${S[@]}" "${ML1M[@]}"
+step() { echo "=== $(date -u +%FT%TZ) $*"; "$@" || echo "=== FAILED ($?): $*"; }
+# two single runs side by side (both cores)
+pair() { step "${CLI[@]}" train --config "$1" --out "$OUT/runs" & step "${CLI[@]}" train --config "$2" --out "$OUT/runs"; wait; }
+
+# 1. ML-100K: the tables not reported yet (noise reuses main's and beta's runs)
+step "${CLI[@]}" suite ablation "${S[@]}" "${ML100[@]}"
+step "${CLI[@]}" suite beta "${S[@]}" "${ML100[@]}"
+step "${CLI[@]}" suite noise "${S[@]}" "${ML100[@]}"
+step "${CLI[@]}" suite larger "${S[@]}" "${ML100[@]}"
+# 2. ML-1M, users 1-2999 (12 epochs, patience counted from epoch 6: benchmarks/standard/ml-1m.json)
+step "${CLI[@]}" suite main "${S[@]}" "${ML1M[@]}"
+R=benchmarks/standard/runfiles
+pair $R/ml-1m-2999-prm-dnr-b-betasigned-standard-s1.json $R/ml-1m-2999-prm-dnr-b-labelbeta-standard-s1.json
+step "${CLI[@]}" suite scores "${S[@]}" "${ML1M[@]}"
+step "${CLI[@]}" suite beta "${S[@]}" "${ML1M[@]}"
+step "${CLI[@]}" suite noise "${S[@]}" "${ML1M[@]}"
+step "${CLI[@]}" suite ablation "${S[@]}" "${ML1M[@]}"
+step "${CLI[@]}" suite larger "${S[@]}" "${ML1M[@]}"
+# 3. ML-100K sweeps, and the timed runs last (one at a time: nothing else may share the cores)
+step "${CLI[@]}" suite sensitivity "${S[@]}" "${ML100[@]}"
+step "${CLI[@]}" suite time --profile standard --out "$OUT" "${ML100[@]}"
+step "${CLI[@]}" suite time --profile standard --out "$OUT" "${ML1M_DATA[@]}" # 3 epochs, not 12
