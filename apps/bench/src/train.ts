@@ -176,6 +176,11 @@ export const trainSchema = z.object({
   generatorLr: z.number().gt(0).max(10).optional(),
   /** The reranker's mode during the generator step (default train). */
   generatorStepMode: z.enum(['train', 'eval']).optional(),
+  /**
+   * How synthetic scores join a batch (default `double`, Algorithm 1: every list scored on x and on
+   * x̂); `replace`: part of the batch carries x̂ instead of x, one pass (protocol 0b.4).
+   */
+  augmentation: z.enum(['double', 'replace']).optional(),
   backend: z.enum(BACKEND_CHOICES).default('auto'),
   out: z.string().min(1).default('results'),
   runId: z.string().min(1).optional(),
@@ -301,8 +306,10 @@ export function resolveMethod(s: TrainSettings): ResolvedMethod {
         `methods (${DNR_METHODS.join(', ')})`,
     );
   }
-  if (plain && s.generatorLr !== undefined) {
-    throw new Error(`--method ${s.method} is plain BCE training: generatorLr does not apply`);
+  for (const key of ['generatorLr', 'augmentation'] as const) {
+    if (plain && s[key] !== undefined) {
+      throw new Error(`--method ${s.method} is plain BCE training: ${key} does not apply`);
+    }
   }
   const method = methodConfig(plain ? 'prm' : (s.method as MethodName), overrides);
   if (!usesLearnedGenerator(method) && s.generatorLr !== undefined) {
@@ -581,6 +588,9 @@ export async function runTrain(
         lr: settings.lr,
         weightDecay: settings.weightDecay,
         ...(settings.generatorLr !== undefined ? { generatorLr: settings.generatorLr } : {}),
+        ...(settings.augmentation !== undefined
+          ? { dnr: { augmentation: settings.augmentation } }
+          : {}),
         dataset: ds,
       });
     } catch (error) {
@@ -602,7 +612,8 @@ export async function runTrain(
           (learned
             ? ` τ ${method.tau} β_adv ${method.betaAdv} β_x ${method.betaX} L_x ${method.divergence}` +
               ` · patience counted from epoch ${patienceStart}`
-            : ''),
+            : '') +
+          ` · augmentation ${settings.augmentation ?? 'double'}`,
       );
     }
     let warned = false;

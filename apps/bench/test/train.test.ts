@@ -275,6 +275,25 @@ describe('dnr-bench train --method dnr-b', () => {
     expect(metrics.dnr.tau).toBe(1);
     expect(formatTrainReport(report)).toMatch(/best (after|within) warm-up τ = 1/);
   });
+
+  it('trains with --augmentation replace (one pass, part of each batch synthetic)', async () => {
+    const run = await runCli([
+      ...args.filter((a) => a !== '--json'),
+      '--augmentation',
+      'replace',
+      '--run-id',
+      'replace',
+    ]);
+    expect(run.error).toBeUndefined();
+    expect(run.stderr).toMatch(/method dnr-b: .* · augmentation replace/);
+    const config = JSON.parse(readFileSync(join(out, 'replace', 'config.json'), 'utf8')) as {
+      settings: Record<string, unknown>;
+      objective: { config: Record<string, unknown> };
+    };
+    expect(config.settings.augmentation).toBe('replace');
+    expect(config.objective.config.augmentation).toBe('replace');
+    expect(existsSync(join(out, 'replace', 'metrics.json'))).toBe(true);
+  });
 });
 
 describe('resolveMethod', () => {
@@ -297,6 +316,9 @@ describe('resolveMethod', () => {
     );
     expect(() => resolveMethod(parse({ method: 'pier', alpha: 0.3, tau: 2 }))).toThrow(
       /plain BCE training: alpha, tau apply only to the DNR methods/,
+    );
+    expect(() => resolveMethod(parse({ method: 'prm', augmentation: 'replace' }))).toThrow(
+      /--method prm is plain BCE training: augmentation does not apply/,
     );
   });
 

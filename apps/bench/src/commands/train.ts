@@ -135,6 +135,12 @@ export function registerTrainCommand(program: Command): void {
         "DNR: the reranker's mode during the generator step (default train)",
       ).choices(['train', 'eval']),
     )
+    .addOption(
+      new Option(
+        '--augmentation <mode>',
+        'DNR: double = every list scored on real and synthetic scores (Algorithm 1, default); replace = part of each batch carries synthetic scores instead, one pass (protocol 0b.4)',
+      ).choices(['double', 'replace']),
+    )
     .option('--seed <n>', 'seed of model init, dropout and shuffles (default 1)', parseIntFlag)
     .addOption(
       new Option('--backend <name>', 'tfjs backend (default auto)').choices(BACKEND_CHOICES),
