@@ -12,10 +12,11 @@ const frozenSets: Array<ReadonlySet<Tensor>> = [];
  *
  * For a step that differentiates through a frozen model into something upstream of it (DNR's
  * generator step: the reranker is frozen, the gradient flows through its score input into the
- * generator), the weight gradients are discarded anyway; computing them is about a third of the
- * backward pass. Do not differentiate with respect to frozen weights inside `fn`: their gradient
- * reads as zero. Whether a weight is frozen is decided when the layer runs forward, so the scope
- * must enclose the forward pass (as `tf.variableGrads(f)` inside `fn` does). Calls nest.
+ * generator), the weight gradients are discarded anyway; computing them took about two thirds of
+ * that backward pass (docs/performance.md). Do not differentiate with respect to frozen weights
+ * inside `fn`: their gradient reads as zero. Whether a weight is frozen is decided when the layer
+ * runs forward, so the scope must enclose the forward pass (as `tf.variableGrads(f)` inside `fn`
+ * does). Calls nest.
  *
  * @param weights the tensors whose gradients are not needed (a model's variables)
  * @param fn the work to run, typically a `tf.variableGrads` call over other variables
