@@ -298,3 +298,20 @@ describe('multi-head self-attention', () => {
     expectClose(b, a, 1e-4, 'wasm vs cpu');
   });
 });
+
+describe('columnSums', () => {
+  it('equals tf.sum over axis 0 (the dense and layer-norm bias gradients)', async () => {
+    const { columnSums } = await import('../src/engine/dense');
+    const m = tf.tensor2d(randomData(37 * 5, 13), [37, 5]);
+    const expected = Array.from(tf.sum(m, 0).dataSync());
+    const got = columnSums(m);
+    expect(got.shape).toEqual([5]);
+    const values = Array.from(got.dataSync());
+    values.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 5));
+    // hand-computed: [[1, 2], [3, 4], [5, 6]] -> [9, 12]
+    expect(Array.from(columnSums(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2])).dataSync())).toEqual([
+      9, 12,
+    ]);
+    tf.dispose([m, got]);
+  });
+});

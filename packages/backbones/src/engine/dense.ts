@@ -35,8 +35,16 @@ function backward(
   const dx = tf.matMul(g, tf.transpose(w)) as Tensor2D;
   if (frozen) return [dx, tf.zeros(w.shape) as Tensor2D, tf.zeros([w.shape[1]]) as Tensor1D];
   const dw = tf.matMul(tf.transpose(x), g) as Tensor2D;
-  const db = tf.sum(g, 0) as Tensor1D;
-  return [dx, dw, db];
+  return [dx, dw, columnSums(g)];
+}
+
+/**
+ * Column sums of a `[N, d]` matrix as `[d]`: `ones[1, N] · m`. On the wasm backend a reduction
+ * over axis 0 (`tf.sum(m, 0)`) transposes first and takes 11 ms for 12,800 x 64, the product 0.1 ms.
+ */
+export function columnSums(m: Tensor2D): Tensor1D {
+  const [n, d] = m.shape;
+  return tf.reshape(tf.matMul(tf.ones([1, n]), m), [d]) as Tensor1D;
 }
 
 const denseBiasLinear = tf.customGrad((x, w, b, save) => {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
+import { columnSums } from './dense';
 import { isFrozen } from './frozen';
 import { tapeActive } from './tape';
 
@@ -44,7 +45,7 @@ export function layerNorm(x: Tensor2D, gamma: Tensor1D, beta: Tensor1D, eps = 1e
           ),
         );
         if (frozen) return [dx, tf.zeros(gm.shape), tf.zeros(gm.shape)];
-        return [dx, tf.sum(tf.mul(d, xh), 0), tf.sum(d, 0)];
+        return [dx, columnSums(tf.mul(d, xh) as Tensor2D), columnSums(d as Tensor2D)];
       },
     };
   });
