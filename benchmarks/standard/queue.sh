@@ -6,7 +6,9 @@
 # OUT (default benchmarks/standard) is where runs and suite files go.
 set -uo pipefail
 OUT="${OUT:-benchmarks/standard}"
-CLI=(node apps/bench/dist/cli.js)
+# DNR_CLI: the dnr-bench build to use (e.g. one built in another checkout, so that rebuilding this one
+# does not change the code under a running queue)
+CLI=(node "${DNR_CLI:-apps/bench/dist/cli.js}")
 ML100=(--format ml100k --input ../shared/datasets/ml-100k/u.data --name ml-100k)
 ML1M_DATA=(--format movielens --input ../shared/datasets/ml-1m/ratings.users-1-2999.dat.gz --name ml-1m-2999)
 ML1M=("${ML1M_DATA[@]}" --config benchmarks/standard/ml-1m.json)
