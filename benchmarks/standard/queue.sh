@@ -22,9 +22,11 @@ step "${CLI[@]}" suite ablation "${S[@]}" "${ML100[@]}"
 step "${CLI[@]}" suite beta "${S[@]}" "${ML100[@]}"
 step "${CLI[@]}" suite noise "${S[@]}" "${ML100[@]}"
 step "${CLI[@]}" suite larger "${S[@]}" "${ML100[@]}"
+R=benchmarks/standard/runfiles
+# the sqrt mix (protocol 0b.2) as the warm-up option of DNR-B and DNR-G, seed 1
+pair $R/ml-100k-prm-dnr-b-sqrt-standard-s1.json $R/ml-100k-prm-dnr-g-sqrt-standard-s1.json
 # 2. ML-1M, users 1-2999 (12 epochs, patience counted from epoch 6: benchmarks/standard/ml-1m.json)
 step "${CLI[@]}" suite main "${S[@]}" "${ML1M[@]}"
-R=benchmarks/standard/runfiles
 pair $R/ml-1m-2999-prm-dnr-b-betasigned-standard-s1.json $R/ml-1m-2999-prm-dnr-b-labelbeta-standard-s1.json
 step "${CLI[@]}" suite scores "${S[@]}" "${ML1M[@]}"
 step "${CLI[@]}" suite beta "${S[@]}" "${ML1M[@]}"
