@@ -174,6 +174,21 @@ describe('dnr-bench report', () => {
     expect(Object.keys(json.rows[1])).toEqual(['label', 'method', 'backbone', 'seeds', 'metrics']);
   });
 
+  it("names a run file's overrides of the profile, and keeps them out of the JSON", async () => {
+    const dir = tempFiles({});
+    const suite = { ...suiteJson, overrides: { epochs: 12, patienceStart: 6 } };
+    const { error } = await report(dir, { 'scores.json': suite });
+    expect(error).toBeUndefined();
+    const md = readFileSync(join(dir, 'docs/ml-100k/scores.md'), 'utf8');
+    expect(md).toContain(
+      "Settings changed from the profile's by the run file (`overrides`): `epochs` 12, `patienceStart` 6.",
+    );
+    const json = JSON.parse(readFileSync(join(dir, 'docs/ml-100k/scores.json'), 'utf8'));
+    expect(Object.keys(json)).toEqual(['dataset', 'suite', 'profile', 'seeds', 'command', 'rows']);
+    const plain = await report(tempFiles({}), { 'scores.json': suiteJson });
+    expect(plain.error).toBeUndefined();
+  });
+
   it('says where the chosen checkpoints of runs with a warm-up lie', async () => {
     const dir = tempFiles({});
     const m: M = { hr: 0.5, ndcg: 0.5, map: 0.5, f1: 0.5, auc: 0.5 };

@@ -109,6 +109,7 @@ describe('dnr-bench suite', () => {
       profile: 'quick',
       seeds: 2,
       failed: [],
+      overrides: TINY.overrides,
     });
     expect(report.rows.map((r: { label: string }) => r.label)).toEqual([
       'oracle (true probabilities)',

@@ -81,6 +81,8 @@ const suiteFileSchema = z.object({
   seeds: z.int(),
   command: z.string(),
   backend: z.string(),
+  /** The run file's `overrides` of the profile's settings; absent when there were none. */
+  overrides: z.record(z.string(), z.unknown()).optional(),
   rows: z.array(
     z.object({
       label: z.string().optional(),
@@ -275,6 +277,14 @@ function significanceSection(report: SuiteFile, sig: readonly RowSignificance[])
   return lines;
 }
 
+/** The sentence naming a run file's overrides of the profile (none without overrides). */
+function overridesLine(overrides: Readonly<Record<string, unknown>> | undefined): string[] {
+  const entries = Object.entries(overrides ?? {});
+  if (entries.length === 0) return [];
+  const list = entries.map(([k, v]) => `\`${md(k)}\` ${md(JSON.stringify(v))}`).join(', ');
+  return [`Settings changed from the profile's by the run file (\`overrides\`): ${list}.`, ''];
+}
+
 /**
  * The Markdown page of one suite report: our table in the paper's layout (cells marked ▲ / ▼
  * where a row is significantly above / below its plain backbone), the paper's ML-1M figures
@@ -292,6 +302,7 @@ export function suiteMarkdown(report: SuiteFile, extras: ReportExtras = {}): str
     '(they come from a different dataset or subset and the full-size models).',
     '',
     ...(profile ? [`Profile \`${profile.name}\`: ${profile.description}.`, ''] : []),
+    ...overridesLine(report.overrides),
     '| method | H@6 | N@6 | M@6 | F1@6 | AUC | paper H@6 | paper N@6 | paper M@6 | paper F1@6 | paper AUC |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];

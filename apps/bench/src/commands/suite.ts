@@ -125,6 +125,8 @@ export interface SuiteReport {
   readonly seeds: number;
   readonly command: string;
   readonly backend: string;
+  /** The run file's `overrides` of the profile's settings, when there were any. */
+  readonly overrides?: Readonly<Record<string, unknown>>;
   readonly rows: ReadonlyArray<ReportRow & { label: string }>;
   readonly failed: readonly string[];
   /** Runs not finished yet (only with `--finished-only`). */
@@ -402,6 +404,7 @@ export async function runSuite(
     seeds: settings.seeds,
     command,
     backend: backend.backend,
+    ...(Object.keys(settings.overrides).length > 0 ? { overrides: settings.overrides } : {}),
     rows,
     failed,
     missing,
