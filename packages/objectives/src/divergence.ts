@@ -3,7 +3,7 @@
  * scores x (paper Section 3.3: "minimize this difference to approximate the distribution-level KL
  * divergence"). The paper does not give the estimator ([GUESS], protocol.md 1.5 item 5), so it is
  * pluggable: {@link scoreDivergence} dispatches to {@link softmaxKL} (default), {@link histKL},
- * {@link momentsDivergence} or {@link mmd}.
+ * {@link momentsDivergence}, {@link mmd} or {@link classMomentsDivergence} (ours: label-aware).
  *
  * Every function takes x̂ [B,L] and x [B,L] (same shape, float32), returns a scalar, is
  * differentiable w.r.t. x̂, and treats x as a constant (its gradient is stopped). They are pure
@@ -16,7 +16,7 @@ import type { Scalar, Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { createPrng, stopGradient } from '@dnr/noise';
 
 /** Names of the built-in L_x estimators. */
-export type ScoreDivergenceKind = 'softmaxKL' | 'histKL' | 'moments' | 'mmd';
+export type ScoreDivergenceKind = 'softmaxKL' | 'histKL' | 'moments' | 'mmd' | 'classMoments';
 
 /** All built-in L_x estimators, default first. */
 export const SCORE_DIVERGENCE_KINDS: readonly ScoreDivergenceKind[] = [
@@ -24,6 +24,7 @@ export const SCORE_DIVERGENCE_KINDS: readonly ScoreDivergenceKind[] = [
   'histKL',
   'moments',
   'mmd',
+  'classMoments',
 ];
 
 /** Options of {@link softmaxKL}. */
@@ -50,6 +51,14 @@ export interface MomentsOptions {
   epsilon?: number;
 }
 
+/** Options of {@link classMomentsDivergence}. */
+export interface ClassMomentsOptions extends MomentsOptions {
+  /**
+   * Labels y [B,L] in {0, 1} of the lists (required). `DnrObjective` passes the batch's labels.
+   */
+  labels?: Tensor2D;
+}
+
 /** Options of {@link mmd}. */
 export interface MmdOptions {
   /** Gaussian kernel bandwidth σ > 0 (default 0.1, fixed — no median heuristic); k(u,v) = exp(−(u−v)²/(2σ²)). */
@@ -74,6 +83,7 @@ export interface ScoreDivergenceOptionsMap {
   histKL: HistKLOptions;
   moments: MomentsOptions;
   mmd: MmdOptions;
+  classMoments: ClassMomentsOptions;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -240,6 +250,53 @@ export function momentsDivergence(
   });
 }
 
+/**
+ * Class-conditional moment matching (an option of ours, not the paper's): the {@link momentsDivergence}
+ * of the positives' scores plus that of the negatives', i.e.
+ * `Σ_{c ∈ {1, 0}} (mean_c(x̂) − mean_c(x))² + (std_c(x̂) − std_c(x))²` over the batch's candidates of
+ * label c (a class absent from the batch contributes 0). Unlike the label-blind estimators, it ties
+ * how far the synthetic scores separate the classes to how far the real ones do, so an adversarial
+ * generator cannot rank negatives above positives (protocol 0b.6) without paying for it.
+ *
+ * @param xHat - synthetic scores x̂, float32 [B,L] (differentiable).
+ * @param x - real retriever scores x, float32 [B,L] (treated as constant).
+ * @param options - labels [B,L] (required) and epsilon inside the std's square root (1e-8).
+ * @returns scalar ≥ 0.
+ */
+export function classMomentsDivergence(
+  xHat: Tensor2D,
+  x: Tensor2D,
+  options: ClassMomentsOptions = {},
+): Scalar {
+  const fn = 'classMoments';
+  checkPair(xHat, x, fn);
+  const labels = options.labels;
+  if (labels === undefined) throw new Error(`${fn}: options.labels [B,L] is required`);
+  if (labels.rank !== 2 || labels.shape[0] !== x.shape[0] || labels.shape[1] !== x.shape[1]) {
+    throw new Error(`${fn}: labels shape ${shapeStr(labels)} must equal x shape ${shapeStr(x)}`);
+  }
+  const eps = nonNegative(options.epsilon ?? 1e-8, 'epsilon', fn);
+  return tf.tidy(() => {
+    const pos = stopGradient(tf.cast(labels, 'float32'));
+    const hat = tf.cast(xHat, 'float32');
+    const real = stopGradient(tf.cast(x, 'float32'));
+    const term = (mask: Tensor): Tensor => {
+      const n = tf.sum(mask);
+      const count = tf.maximum(n, 1);
+      const stats = (v: Tensor): [Tensor, Tensor] => {
+        const mean = tf.div(tf.sum(tf.mul(v, mask)), count);
+        const variance = tf.div(tf.sum(tf.mul(tf.square(tf.sub(v, mean)), mask)), count);
+        return [mean, tf.sqrt(tf.add(variance, eps))];
+      };
+      const [mHat, sHat] = stats(hat);
+      const [m, sd] = stats(real);
+      const present = tf.cast(tf.greater(n, 0), 'float32');
+      return tf.mul(present, tf.add(tf.square(tf.sub(mHat, m)), tf.square(tf.sub(sHat, sd))));
+    };
+    return tf.add(term(pos), term(tf.sub(1, pos))) as Scalar;
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // mmd
 // ---------------------------------------------------------------------------------------------
@@ -340,7 +397,8 @@ export function mmd(xHat: Tensor2D, x: Tensor2D, options: MmdOptions = {}): Scal
 
 /**
  * L_x with a pluggable estimator: `scoreDivergence('softmaxKL', x̂, x)` (the default kind in DNR
- * configs), `'histKL'`, `'moments'` or `'mmd'`, each with its own options.
+ * configs), `'histKL'`, `'moments'`, `'mmd'` or `'classMoments'` (needs `labels`), each with its own
+ * options.
  *
  * @param kind - which estimator ({@link ScoreDivergenceKind}).
  * @param xHat - synthetic scores x̂, float32 [B,L] (differentiable).
@@ -364,6 +422,8 @@ export function scoreDivergence<K extends ScoreDivergenceKind>(
       return momentsDivergence(xHat, x, options as MomentsOptions | undefined);
     case 'mmd':
       return mmd(xHat, x, options as MmdOptions | undefined);
+    case 'classMoments':
+      return classMomentsDivergence(xHat, x, options as ClassMomentsOptions | undefined);
     default:
       throw new Error(
         `scoreDivergence: kind must be one of ${SCORE_DIVERGENCE_KINDS.join(', ')}, got ${JSON.stringify(kind)}`,

@@ -94,7 +94,7 @@ export interface DnrObjectiveOptions extends BceObjectiveOptions {
   divergence?: ScoreDivergenceKind;
   /**
    * Options of the L_x estimator. For `'mmd'`, `seed` defaults to `divergenceSeed` and `stream`
-   * to a value derived from (epoch, step).
+   * to a value derived from (epoch, step); `'classMoments'` gets the batch's labels.
    */
   divergenceOptions?: ScoreDivergenceOptionsMap[ScoreDivergenceKind];
   /** Seed of `mmd`'s subsampling (integer in [1, 2^32)). Default 1. */
@@ -827,7 +827,9 @@ export class DnrObjective implements TrainingObjective {
             stream: ((ctx.epoch * 1_000_003 + ctx.step) >>> 0) % 0xffffffff,
             ...c.divergenceOptions,
           }
-        : c.divergenceOptions
+        : c.divergence === 'classMoments'
+          ? { ...c.divergenceOptions, labels }
+          : c.divergenceOptions
     ) as ScoreDivergenceOptionsMap[ScoreDivergenceKind];
     const out: Record<string, number> = {};
     const phi = learned.trainableVariables();

@@ -2,6 +2,7 @@ export { adversarialLoss, bceWithLogits, denoisingLoss } from './losses.js';
 export type { DenoisingForm, DenoisingLossOptions } from './losses.js';
 export {
   SCORE_DIVERGENCE_KINDS,
+  classMomentsDivergence,
   histKL,
   mmd,
   momentsDivergence,
@@ -9,6 +10,7 @@ export {
   softmaxKL,
 } from './divergence.js';
 export type {
+  ClassMomentsOptions,
   HistKLOptions,
   MmdOptions,
   MomentsOptions,

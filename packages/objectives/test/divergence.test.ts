@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   SCORE_DIVERGENCE_KINDS,
+  classMomentsDivergence,
   histKL,
   mmd,
   momentsDivergence,
@@ -56,6 +57,11 @@ const X = [
   [0.1, 0.5, 0.9],
   [0.3, 0.2, 0.7],
 ];
+/** Labels of the lists of X (for the class-conditional estimator). */
+const LABELS = tf.tensor2d([
+  [1, 0, 0],
+  [0, 1, 0],
+]);
 const X_HAT = [
   [0.6, 0.1, 0.4],
   [0.95, 0.05, 0.5],
@@ -170,6 +176,50 @@ describe('momentsDivergence', () => {
   });
 });
 
+describe('classMomentsDivergence', () => {
+  const c = (xHat: number[][], x: number[][], labels: number[][]): number =>
+    div((a, b) => classMomentsDivergence(a, b, { labels: tf.tensor2d(labels) }), xHat, x);
+
+  it('matches a tiny hand case: the moments of the positives plus those of the negatives', () => {
+    // positives: x̂ [1, 5] (mean 3, std 2) vs x [0, 2] (mean 1, std 1) -> 4 + 1 = 5
+    // negatives: x̂ [0, 2] (mean 1, std 1) vs x [1, 1] (mean 1, std √ε = 1e-4) -> 0 + (1 − 1e-4)²
+    expect(c([[1, 5, 0, 2]], [[0, 2, 1, 1]], [[1, 1, 0, 0]])).toBeCloseTo(5 + (1 - 1e-4) ** 2, 5);
+    // a class absent from the batch contributes nothing
+    expect(c([[1, 5]], [[0, 2]], [[1, 1]])).toBeCloseTo(5, 6);
+    expect(
+      c(X, X, [
+        [1, 0, 0],
+        [0, 0, 1],
+      ]),
+    ).toBeCloseTo(0, 7);
+  });
+
+  it('sees inverted scores, which the label-blind estimators cannot', () => {
+    // x̂ swaps the scores of the positive and the negative: the same multiset as x
+    const x = [[0.8, 0.2]];
+    const inverted = [[0.2, 0.8]];
+    expect(div(momentsDivergence, inverted, x)).toBeCloseTo(0, 7);
+    // (0.2 − 0.8)² + (0.8 − 0.2)², both stds √ε
+    expect(c(inverted, x, [[1, 0]])).toBeCloseTo(0.72, 6);
+  });
+
+  it('has a useful gradient and needs the labels', () => {
+    const labels = tf.tensor2d([
+      [1, 0, 0],
+      [0, 1, 0],
+    ]);
+    expectUsefulGradient((a, b) => classMomentsDivergence(a, b, { labels }), X_HAT, X);
+    const a = tf.tensor2d(X);
+    expect(() => classMomentsDivergence(a, a)).toThrow(
+      /classMoments: options.labels \[B,L\] is required/,
+    );
+    expect(() => classMomentsDivergence(a, a, { labels: tf.tensor2d([[1, 0]]) })).toThrow(
+      /classMoments: labels shape \[1,2\] must equal x shape \[2,3\]/,
+    );
+    tf.dispose([labels, a]);
+  });
+});
+
 describe('mmd', () => {
   it('is 0 for identical sets (biased estimator), also when permuted', () => {
     expect(div(mmd, X, X)).toBeCloseTo(0, 6);
@@ -246,8 +296,15 @@ describe('scoreDivergence', () => {
       histKL: (a, b) => histKL(a, b, { bins: 5 }),
       moments: momentsDivergence,
       mmd: (a, b) => mmd(a, b, { bandwidth: 0.3 }),
+      classMoments: (a, b) => classMomentsDivergence(a, b, { labels: LABELS }),
     };
-    const opts = { softmaxKL: {}, histKL: { bins: 5 }, moments: {}, mmd: { bandwidth: 0.3 } };
+    const opts = {
+      softmaxKL: {},
+      histKL: { bins: 5 },
+      moments: {},
+      mmd: { bandwidth: 0.3 },
+      classMoments: { labels: LABELS },
+    };
     expect(SCORE_DIVERGENCE_KINDS[0]).toBe('softmaxKL');
     for (const kind of SCORE_DIVERGENCE_KINDS) {
       const viaDispatch = div((a, b) => scoreDivergence(kind, a, b, opts[kind]), X_HAT, X);
@@ -280,7 +337,7 @@ describe('scoreDivergence', () => {
     expect(() => mmd(a, a, { maxSamples: 0 })).toThrow(/maxSamples must be an integer >= 1/);
     expect(() => mmd(a, a, { bandwidth: 0 })).toThrow(/bandwidth must be a finite number > 0/);
     expect(() => scoreDivergence('kl' as ScoreDivergenceKind, a, a)).toThrow(
-      /kind must be one of softmaxKL, histKL, moments, mmd, got "kl"/,
+      /kind must be one of softmaxKL, histKL, moments, mmd, classMoments, got "kl"/,
     );
     tf.dispose([a, b, v]);
   });
@@ -289,13 +346,14 @@ describe('scoreDivergence', () => {
     const a = tf.tensor2d(X_HAT);
     const b = tf.tensor2d(X);
     const before = tf.memory().numTensors;
-    const outs = SCORE_DIVERGENCE_KINDS.map((kind) => scoreDivergence(kind, a, b));
+    const withLabels = { labels: LABELS };
+    const outs = SCORE_DIVERGENCE_KINDS.map((kind) => scoreDivergence(kind, a, b, withLabels));
     outs.push(mmd(a, b, { maxSamples: 4, seed: 1 }));
     expect(tf.memory().numTensors - before).toBe(outs.length);
     tf.dispose(outs);
     tf.tidy(() => {
       for (const kind of SCORE_DIVERGENCE_KINDS)
-        tf.grad((t: tf.Tensor) => scoreDivergence(kind, t as tf.Tensor2D, b))(a);
+        tf.grad((t: tf.Tensor) => scoreDivergence(kind, t as tf.Tensor2D, b, withLabels))(a);
       tf.grad((t: tf.Tensor) => mmd(t as tf.Tensor2D, b, { maxSamples: 4, seed: 1 }))(a);
     });
     expect(tf.memory().numTensors).toBe(before);

@@ -641,6 +641,32 @@ describe('DnrObjective: generator step', () => {
   });
 });
 
+describe('DnrObjective: class-conditional L_x', () => {
+  const ds = tinyLab();
+
+  it("passes the batch's labels to 'classMoments' and leaks nothing", () => {
+    const model = tinyPrm(ds, { scoreUsage: 'concat' });
+    const batch = labBatch(ds, 16);
+    const objective = new DnrObjective(model, {
+      heuristic: new BetaNoise({ seed: 3 }),
+      learned: new LearnedNoiseGenerator({ seed: 11, hiddenUnits: 8, latentDim: 2 }),
+      alpha: 0.4,
+      lambda: 0.4,
+      tau: 0,
+      divergence: 'classMoments',
+    });
+    objective.onEpochStart(1);
+    const first = objective.step(batch, { epoch: 1, step: 0 });
+    expect(first.lX).toBeGreaterThan(0);
+    const warm = tf.memory().numTensors;
+    objective.step(batch, { epoch: 1, step: 1 });
+    expect(tf.memory().numTensors).toBe(warm);
+    objective.dispose();
+    disposeTrainBatch(batch);
+    model.dispose();
+  });
+});
+
 describe('DnrObjective: validation', () => {
   const ds = tinyLab();
 
