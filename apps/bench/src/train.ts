@@ -485,7 +485,7 @@ const ADDED_LATER: Readonly<Record<string, unknown>> = {
 };
 
 /** A stored run's identity with the settings it predates filled in (see {@link ADDED_LATER}). */
-export function storedIdentity(stored: Record<string, unknown>): Record<string, unknown> {
+function storedIdentity(stored: Record<string, unknown>): Record<string, unknown> {
   return { ...ADDED_LATER, ...stored };
 }
 
