@@ -239,15 +239,25 @@ export function momentsDivergence(
   const fn = 'moments';
   checkPair(xHat, x, fn);
   const eps = nonNegative(options.epsilon ?? 1e-8, 'epsilon', fn);
-  return tf.tidy(() => {
-    const stats = (v: Tensor): [Tensor, Tensor] => {
-      const { mean, variance } = tf.moments(v);
-      return [mean, tf.sqrt(tf.add(variance, eps))];
-    };
-    const [mHat, sHat] = stats(tf.cast(xHat, 'float32'));
-    const [m, s] = stats(stopGradient(tf.cast(x, 'float32')));
-    return tf.add(tf.square(tf.sub(mHat, m)), tf.square(tf.sub(sHat, s))) as Scalar;
-  });
+  return tf.tidy(
+    () =>
+      momentGap(tf.cast(xHat, 'float32'), stopGradient(tf.cast(x, 'float32')), eps, (v) => {
+        const { mean, variance } = tf.moments(v);
+        return [mean, variance];
+      }) as Scalar,
+  );
+}
+
+/** Mean and (population) variance of a score tensor, over all its elements or a subset. */
+type MomentsOf = (v: Tensor) => [Tensor, Tensor];
+
+/** `(mean(x̂) − mean(x))² + (std(x̂) − std(x))²` with std = √(var + ε), moments from `momentsOf`. */
+function momentGap(hat: Tensor, real: Tensor, eps: number, momentsOf: MomentsOf): Tensor {
+  const [mHat, vHat] = momentsOf(hat);
+  const [m, v] = momentsOf(real);
+  const sHat = tf.sqrt(tf.add(vHat, eps));
+  const s = tf.sqrt(tf.add(v, eps));
+  return tf.add(tf.square(tf.sub(mHat, m)), tf.square(tf.sub(sHat, s)));
 }
 
 /**
@@ -283,15 +293,12 @@ export function classMomentsDivergence(
     const term = (mask: Tensor): Tensor => {
       const n = tf.sum(mask);
       const count = tf.maximum(n, 1);
-      const stats = (v: Tensor): [Tensor, Tensor] => {
+      const masked: MomentsOf = (v) => {
         const mean = tf.div(tf.sum(tf.mul(v, mask)), count);
-        const variance = tf.div(tf.sum(tf.mul(tf.square(tf.sub(v, mean)), mask)), count);
-        return [mean, tf.sqrt(tf.add(variance, eps))];
+        return [mean, tf.div(tf.sum(tf.mul(tf.square(tf.sub(v, mean)), mask)), count)];
       };
-      const [mHat, sHat] = stats(hat);
-      const [m, sd] = stats(real);
       const present = tf.cast(tf.greater(n, 0), 'float32');
-      return tf.mul(present, tf.add(tf.square(tf.sub(mHat, m)), tf.square(tf.sub(sHat, sd))));
+      return tf.mul(present, momentGap(hat, real, eps, masked));
     };
     return tf.add(term(pos), term(tf.sub(1, pos))) as Scalar;
   });
