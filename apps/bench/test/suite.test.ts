@@ -173,6 +173,30 @@ describe('dnr-bench suite', () => {
     expect(partial.missing).toHaveLength(22);
   });
 
+  it('--only trains the chosen rows and reports the others only when finished', async () => {
+    const fresh = join(dir, 'only');
+    const only = await runCli([...args.slice(0, -1), fresh, '--only', 'PRM + c score,w-b']);
+    expect(only.error).toBeUndefined();
+    expect(only.stderr).toMatch(/--only: 4 of them trained, the rest read if finished/);
+    expect(only.stderr).toMatch(/18 run\(s\) not finished yet/);
+    const report = JSON.parse(readFileSync(join(fresh, 'suites/quick/lab/main.json'), 'utf8'));
+    expect(report.rows.map((r: { label: string }) => r.label)).toEqual([
+      'oracle (true probabilities)',
+      'retriever order',
+      'PRM + c score',
+      'w/ B',
+    ]);
+    // the same runs as an unrestricted suite's (same settings, same seed)
+    const full = JSON.parse(readFileSync(join(out, 'suites/quick/lab/main.json'), 'utf8'));
+    const row = (r: { rows: Array<{ label: string }> }, label: string) =>
+      r.rows.find((x) => x.label === label);
+    expect(row(report, 'w/ B')).toEqual(row(full, 'w/ B'));
+    const bad = await runCli([...args, '--only', 'nope']);
+    expect((bad.error as Error).message).toMatch(
+      /--only 'nope' matches no row of suite main; its rows: .*'prm\/plain' \(PRM\)/,
+    );
+  });
+
   it('rejects an unknown suite and a file profile without input', async () => {
     const unknown = await runCli(['suite', 'nope']);
     expect((unknown.error as Error).message).toMatch(/'suite'.*main/s);
@@ -193,6 +217,33 @@ describe('lab reference rows', () => {
       'PRM + c score, ideal augmentation',
     ]);
     expect(labels('standard')).toEqual(labels('quick').slice(3));
+  });
+});
+
+describe('selectRows', () => {
+  it('matches labels, backbones, methods and backbone/method, case-insensitively', async () => {
+    const { rowsFor, selectRows, suiteSchema } = await import('../src/commands/suite');
+    const { SUITES } = await import('../src/suites');
+    const suite = SUITES.scores!;
+    const rows = rowsFor(suite, suiteSchema.parse({ suite: 'scores', profile: 'standard' }));
+    const picked = (only?: string[]): string[] =>
+      rows.filter((_, i) => selectRows(suite, rows, only)[i]).map((r) => r.label);
+    expect(picked()).toHaveLength(10);
+    expect(picked(['pier'])).toEqual([
+      'Pier',
+      'Pier + c score',
+      'Pier + + score',
+      'Pier + w score',
+      'Pier + DNR',
+    ]);
+    expect(picked(['plain', 'Concat Score'])).toEqual([
+      'PRM',
+      'PRM + c score',
+      'Pier',
+      'Pier + c score',
+    ]);
+    expect(picked(['prm/dnr-b', 'pier + w score'])).toEqual(['PRM + DNR', 'Pier + w score']);
+    expect(() => selectRows(suite, rows, ['pie'])).toThrow(/--only 'pie' matches no row/);
   });
 });
 

@@ -71,6 +71,12 @@ export const suiteSchema = z.object({
   /** Train nothing: aggregate the runs that are already finished and list the missing ones. */
   finishedOnly: z.boolean().default(false),
   /**
+   * Train only these rows (each a row label, backbone, method or `backbone/method`, e.g. `pier`,
+   * `plain`, `prm/dnr-b`, `Pier + c score`; case-insensitive); the other rows are reported when
+   * their runs are finished and listed as missing otherwise, as with `finishedOnly`.
+   */
+  only: z.array(z.string().trim().min(1)).min(1).optional(),
+  /**
    * `sensitivity` grids in place of the profile's (run file only), e.g.
    * `{ "methods": ["dnr-g"], "alpha": [0.2, 0.4], "lambda": [], "tau": [0, 3] }`; a list left out
    * keeps the profile's, an empty one sweeps nothing.
@@ -195,6 +201,35 @@ export function suiteSizes(settings: SuiteSettings): SuiteSizes {
 export function rowsFor(suite: SuiteDefinition, settings: SuiteSettings): readonly SuiteRow[] {
   const onLab = PROFILES[settings.profile]!.data === 'lab';
   return suiteRows(suite, suiteSizes(settings)).filter((row) => onLab || !row.labOnly);
+}
+
+/** The names a row answers to in `--only`: its label, backbone, method and `backbone/method`. */
+function rowNames(row: SuiteRow): string[] {
+  return [row.label, row.backbone, row.method, `${row.backbone}/${row.method}`].map((n) =>
+    n.toLowerCase(),
+  );
+}
+
+/**
+ * Which rows `only` selects (all of them without it).
+ * @throws Error naming an item that matches no row of the suite, with the rows' names.
+ */
+export function selectRows(
+  suite: SuiteDefinition,
+  rows: readonly SuiteRow[],
+  only: readonly string[] | undefined,
+): boolean[] {
+  if (!only) return rows.map(() => true);
+  const names = rows.map(rowNames);
+  for (const item of only) {
+    if (!names.some((n) => n.includes(item.toLowerCase()))) {
+      const valid = rows.map((row) => `'${row.backbone}/${row.method}' (${row.label})`);
+      throw new Error(
+        `--only '${item}' matches no row of suite ${suite.name}; its rows: ${valid.join(', ')}`,
+      );
+    }
+  }
+  return names.map((n) => only.some((item) => n.includes(item.toLowerCase())));
 }
 
 /**
@@ -343,20 +378,27 @@ export async function runSuite(
   const jobs = Math.min(suite.sequential ? 1 : settings.jobs, unique.length);
   const cli = builtCliPath();
   const parallel = jobs > 1 && cli !== undefined;
-  const chosen =
+  const selected = selectRows(suite, suiteRowList, settings.only);
+  // a run shared by several rows trains when any of them is selected
+  const trained = new Set(specs.filter((spec) => selected[spec.row]).map((spec) => spec.id));
+  const trainer =
     runner ??
     (settings.finishedOnly
       ? finishedRunReader(runsDir)
       : parallel
         ? childProcessRunner(cli, runsDir)
         : inProcessRunner(runsDir));
-  const how = runner
-    ? 'custom runner'
-    : settings.finishedOnly
-      ? 'finished runs only, nothing trained'
-      : parallel
-        ? `${jobs} processes`
-        : 'in this process';
+  const reader = finishedRunReader(runsDir);
+  const chosen: JobRunner = (spec) => (trained.has(spec.id) ? trainer : reader)(spec);
+  const how =
+    (runner
+      ? 'custom runner'
+      : settings.finishedOnly
+        ? 'finished runs only, nothing trained'
+        : parallel
+          ? `${jobs} processes`
+          : 'in this process') +
+    (settings.only ? `; --only: ${trained.size} of them trained, the rest read if finished` : '');
   if (unique.length > 0) {
     const shared =
       unique.length < specs.length ? ` (${specs.length} row-seed pairs share them)` : '';
@@ -365,7 +407,12 @@ export async function runSuite(
   } else {
     log(`no training runs: suite ${suite.name} measures the dataset itself`);
   }
-  const pooled = await runPool(longestFirst(unique), jobs, chosen, log);
+  // runs that are only read go first: they take no time and leave the pool to the trained ones
+  const order = [
+    ...unique.filter((spec) => !trained.has(spec.id)),
+    ...longestFirst(unique.filter((spec) => trained.has(spec.id))),
+  ];
+  const pooled = await runPool(order, jobs, chosen, log);
   const byId = new Map(pooled.map((outcome) => [outcome.spec.id, outcome]));
   const failed: string[] = [];
   const missing: string[] = [];
@@ -485,6 +532,12 @@ export function registerSuiteCommand(program: Command): void {
     .option(
       '--finished-only',
       'train nothing: report the runs that are finished (and list the rest)',
+    )
+    .option(
+      '--only <rows>',
+      'train only these rows (comma-separated labels, backbones, methods or backbone/method, e.g. ' +
+        "'pier' or 'plain,concat score'); the others are reported if finished",
+      (value: string) => value.split(','),
     )
     .option('--config <file>', 'JSON run file with any of these settings (flags override it)')
     .action(async (name: string, opts: Record<string, unknown>, cmd: Command) => {
