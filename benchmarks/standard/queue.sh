@@ -17,23 +17,19 @@ step() { echo "=== $(date -u +%FT%TZ) $*"; "$@" || echo "=== FAILED ($?): $*"; }
 # two single runs side by side (both cores)
 pair() { step "${CLI[@]}" train --config "$1" --out "$OUT/runs" & step "${CLI[@]}" train --config "$2" --out "$OUT/runs"; wait; }
 
-# 1. ML-100K: the tables not reported yet (noise reuses main's and beta's runs)
-step "${CLI[@]}" suite ablation "${S[@]}" "${ML100[@]}"
-step "${CLI[@]}" suite beta "${S[@]}" "${ML100[@]}"
-step "${CLI[@]}" suite noise "${S[@]}" "${ML100[@]}"
-step "${CLI[@]}" suite larger "${S[@]}" "${ML100[@]}"
 R=benchmarks/standard/runfiles
-# the sqrt mix (protocol 0b.2) as the warm-up option of DNR-B and DNR-G, seed 1
-pair $R/ml-100k-prm-dnr-b-sqrt-standard-s1.json $R/ml-100k-prm-dnr-g-sqrt-standard-s1.json
-# 2. ML-1M, users 1-2999 (12 epochs, patience counted from epoch 6: benchmarks/standard/ml-1m.json)
+# 1. ML-1M, users 1-2999 (12 epochs, patience counted from epoch 6: benchmarks/standard/ml-1m.json).
+# Table 2's rows without DNR first (PRM and Pier x none/c/+/w), then Table 1, the noise choice, Tables 9
+# and 3, Figure 5 (reuses main's and beta's runs), Table 2's DNR rows and Table 10.
+step "${CLI[@]}" suite scores "${S[@]}" "${ML1M[@]}" --only 'plain,concat score,add score,weight score'
 step "${CLI[@]}" suite main "${S[@]}" "${ML1M[@]}"
 pair $R/ml-1m-2999-prm-dnr-b-betasigned-standard-s1.json $R/ml-1m-2999-prm-dnr-b-labelbeta-standard-s1.json
-step "${CLI[@]}" suite scores "${S[@]}" "${ML1M[@]}"
 step "${CLI[@]}" suite beta "${S[@]}" "${ML1M[@]}"
-step "${CLI[@]}" suite noise "${S[@]}" "${ML1M[@]}"
 step "${CLI[@]}" suite ablation "${S[@]}" "${ML1M[@]}"
+step "${CLI[@]}" suite noise "${S[@]}" "${ML1M[@]}"
+step "${CLI[@]}" suite scores "${S[@]}" "${ML1M[@]}"
 step "${CLI[@]}" suite larger "${S[@]}" "${ML1M[@]}"
-# 3. ML-100K sweeps, and the timed runs last (one at a time: nothing else may share the cores)
+# 2. ML-100K sweeps, and the timed runs last (one at a time: nothing else may share the cores)
 step "${CLI[@]}" suite sensitivity "${S[@]}" "${ML100[@]}"
 # one seed: 3 timed epochs per method (the lab's Table 12 used 2 seeds)
 step "${CLI[@]}" suite time --profile standard --seeds 1 --out "$OUT" "${ML100[@]}"
