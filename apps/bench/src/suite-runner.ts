@@ -118,7 +118,9 @@ export async function runPool(
         outcomes[i] = { spec, error: error as Error };
         done++;
         log(
-          `[${done}/${specs.length} done · ${elapsed()}] FAILED ${spec.id}: ${(error as Error).message}`,
+          error instanceof NotFinishedError
+            ? `[${done}/${specs.length} done · ${elapsed()}] not finished, not trained: ${spec.id}`
+            : `[${done}/${specs.length} done · ${elapsed()}] FAILED ${spec.id}: ${(error as Error).message}`,
         );
       }
     }

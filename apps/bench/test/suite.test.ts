@@ -179,6 +179,8 @@ describe('dnr-bench suite', () => {
     expect(only.error).toBeUndefined();
     expect(only.stderr).toMatch(/--only: 4 of them trained, the rest read if finished/);
     expect(only.stderr).toMatch(/18 run\(s\) not finished yet/);
+    expect(only.stderr).toMatch(/not finished, not trained: lab-prm-plain-quick-s1/);
+    expect(only.stderr).not.toMatch(/FAILED/);
     const report = JSON.parse(readFileSync(join(fresh, 'suites/quick/lab/main.json'), 'utf8'));
     expect(report.rows.map((r: { label: string }) => r.label)).toEqual([
       'oracle (true probabilities)',
