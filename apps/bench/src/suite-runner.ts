@@ -18,12 +18,53 @@ export type Log = (line: string) => void;
 /** Runs one training run and returns its report. */
 export type JobRunner = (spec: RunSpec) => Promise<TrainReport>;
 
+/** Receives each progress line a run writes (`epoch 3/12 · batch 48/240 · … · ETA 1:10`). */
+export type ProgressSink = (id: string, line: string) => void;
+
+/**
+ * The latest progress of each running run, for a suite's periodic status line: many runs in
+ * separate processes, one view.
+ */
+export class ProgressBoard {
+  private readonly latest = new Map<string, string>();
+
+  /** Keeps a run's line if it is a training progress line (`epoch e/E · batch b/B · …`). */
+  readonly update: ProgressSink = (id, line) => {
+    const m = /^epoch (\d+\/\d+) · batch (\d+\/\d+) · .*· (ETA \S+)$/.exec(line.trim());
+    if (m) this.latest.set(id, `epoch ${m[1]} · batch ${m[2]} · ${m[3]} of the epoch`);
+  };
+
+  /** Forgets a run (it ended). */
+  clear(id: string): void {
+    this.latest.delete(id);
+  }
+
+  /** `id: epoch 3/12 · batch 48/240 · ETA 1:10 of the epoch` for each run that has reported. */
+  lines(): string[] {
+    return [...this.latest].map(([id, status]) => `${id}: ${status}`);
+  }
+}
+
+/** Splits a stream's chunks into lines for a {@link ProgressSink}. */
+function lineSplitter(id: string, sink: ProgressSink): (chunk: Buffer | string) => void {
+  let rest = '';
+  return (chunk) => {
+    const parts = (rest + chunk.toString()).split('\n');
+    rest = parts.pop() ?? '';
+    for (const line of parts) sink(id, line);
+  };
+}
+
 /**
  * Runs each job in its own `node <cli> train --config <run file> --json` process (one core each:
  * the wasm backend is single-threaded). The run file is written next to the run's directory; the
  * child's progress goes to `<runsDir>/<id>.log`. Training itself resumes or skips finished runs.
  */
-export function childProcessRunner(cliPath: string, runsDir: string): JobRunner {
+export function childProcessRunner(
+  cliPath: string,
+  runsDir: string,
+  progress?: ProgressSink,
+): JobRunner {
   return async (spec) => {
     await mkdir(runsDir, { recursive: true });
     const runFile = join(runsDir, `${spec.id}.run.json`);
@@ -37,6 +78,7 @@ export function childProcessRunner(cliPath: string, runsDir: string): JobRunner 
       let stdout = '';
       child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
       child.stderr.pipe(logStream);
+      if (progress) child.stderr.on('data', lineSplitter(spec.id, progress));
       child.on('error', (error) => {
         logStream.end();
         reject(error);
@@ -59,7 +101,7 @@ export function childProcessRunner(cliPath: string, runsDir: string): JobRunner 
 }
 
 /** Runs jobs in this process, one after another (for `--jobs 1` and for tests). */
-export function inProcessRunner(runsDir: string): JobRunner {
+export function inProcessRunner(runsDir: string, progress?: ProgressSink): JobRunner {
   return async (spec) => {
     await mkdir(runsDir, { recursive: true });
     const logPath = join(runsDir, `${spec.id}.log`);
@@ -68,7 +110,10 @@ export function inProcessRunner(runsDir: string): JobRunner {
       const settings = trainSchema.parse(spec.settings);
       return await runTrain(
         settings,
-        (line) => void stream.write(`${line}\n`),
+        (line) => {
+          stream.write(`${line}\n`);
+          progress?.(spec.id, line);
+        },
         `suite run ${spec.id}`,
       );
     } finally {
@@ -82,15 +127,24 @@ export type JobOutcome =
   | { readonly spec: RunSpec; readonly report: TrainReport }
   | { readonly spec: RunSpec; readonly error: Error };
 
+/** A periodic status line of the running runs (see {@link runPool}). */
+export interface PoolStatus {
+  readonly board: ProgressBoard;
+  /** Milliseconds between status lines. */
+  readonly everyMs: number;
+}
+
 /**
- * Runs jobs with at most `jobs` at a time, reporting each start and end through `log`.
- * A failed job does not stop the others; outcomes come back in the order of `specs`.
+ * Runs jobs with at most `jobs` at a time, reporting each start and end through `log`, and with
+ * `status`, every `everyMs` the latest progress of each running job. A failed job does not stop
+ * the others; outcomes come back in the order of `specs`.
  */
 export async function runPool(
   specs: readonly RunSpec[],
   jobs: number,
   runner: JobRunner,
   log: Log,
+  status?: PoolStatus,
 ): Promise<JobOutcome[]> {
   const outcomes: JobOutcome[] = new Array(specs.length);
   let next = 0;
@@ -105,6 +159,7 @@ export async function runPool(
       const i = next++;
       const spec = specs[i]!;
       log(`[${done}/${specs.length} done · ${elapsed()}] start ${spec.id}`);
+      status?.board.clear(spec.id);
       try {
         const report = await runner(spec);
         outcomes[i] = { spec, report };
@@ -123,9 +178,23 @@ export async function runPool(
             : `[${done}/${specs.length} done · ${elapsed()}] FAILED ${spec.id}: ${(error as Error).message}`,
         );
       }
+      status?.board.clear(spec.id);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, specs.length)) }, worker));
+  const timer = status
+    ? setInterval(() => {
+        const running = status.board.lines();
+        if (running.length > 0) {
+          log(`[${done}/${specs.length} done · ${elapsed()}] running: ${running.join('; ')}`);
+        }
+      }, status.everyMs)
+    : undefined;
+  timer?.unref();
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, specs.length)) }, worker));
+  } finally {
+    clearInterval(timer);
+  }
   return outcomes;
 }
 

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { aggregateRuns, formatTable, type RunRecord } from '../src/aggregate';
-import { childProcessRunner, runPool, type JobRunner } from '../src/suite-runner';
+import { ProgressBoard, childProcessRunner, runPool, type JobRunner } from '../src/suite-runner';
 import { runCli, tempFiles, TINY_LAB, TINY_MODEL } from './helpers';
 
 const metrics = (x: number) => ({ hr: x, ndcg: x, map: x, f1: x, auc: x });
@@ -51,6 +51,32 @@ describe('runPool', () => {
     expect(lines.join('\n')).toMatch(/\[4\/4 done/);
   });
 
+  it("prints the running jobs' latest progress every `everyMs`", async () => {
+    const board = new ProgressBoard();
+    const runner: JobRunner = async (spec) => {
+      board.update(spec.id, 'loading data');
+      board.update(
+        spec.id,
+        `epoch 2/12 · batch 48/240 · loss 0.2853 lBce 0.2133 · 263 lists/s · ETA 3:06`,
+      );
+      await new Promise((r) => setTimeout(r, 60));
+      return { test: { ndcg: 0.5 } } as never;
+    };
+    const lines: string[] = [];
+    const specs = ['a', 'b'].map((id) => ({ id, settings: {} }));
+    await runPool(specs, 2, runner, (l) => lines.push(l), { board, everyMs: 10 });
+    const status = lines.filter((l) => l.includes('running:'));
+    expect(status.length).toBeGreaterThan(0);
+    expect(status[0]).toMatch(
+      /^\[0\/2 done · 0m00s\] running: a: epoch 2\/12 · batch 48\/240 · ETA 3:06 of the epoch; b: epoch 2\/12/,
+    );
+    // finished runs leave the board, and no status line follows the last job
+    expect(board.lines()).toEqual([]);
+    const count = lines.length;
+    await new Promise((r) => setTimeout(r, 30));
+    expect(lines).toHaveLength(count);
+  });
+
   it('the child-process runner passes the run file and reads the last JSON line', async () => {
     const dir = tempFiles({
       'fake-cli.mjs':
@@ -58,11 +84,19 @@ describe('runPool', () => {
         "const s = JSON.parse(readFileSync(process.argv[4], 'utf8'));\n" +
         "if (process.argv[2] !== 'train' || process.argv[5] !== '--json') process.exit(3);\n" +
         "console.error('progress line');\n" +
+        "console.error('epoch 1/3 · batch 2/4 · loss 0.5 · 10 lists/s · ETA 0:07');\n" +
         "console.log('noise');\n" +
         'console.log(JSON.stringify({ runId: s.runId, test: { ndcg: s.seed / 10 } }));\n',
     });
-    const runner = childProcessRunner(join(dir, 'fake-cli.mjs'), join(dir, 'runs'));
+    const seen: string[] = [];
+    const runner = childProcessRunner(join(dir, 'fake-cli.mjs'), join(dir, 'runs'), (id, line) =>
+      seen.push(`${id} ${line}`),
+    );
     const report = await runner({ id: 'r1', settings: { runId: 'r1', seed: 3 } });
+    expect(seen).toEqual([
+      'r1 progress line',
+      'r1 epoch 1/3 · batch 2/4 · loss 0.5 · 10 lists/s · ETA 0:07',
+    ]);
     expect(report).toMatchObject({ runId: 'r1', test: { ndcg: 0.3 } });
     expect(readFileSync(join(dir, 'runs/r1.log'), 'utf8')).toMatch(/progress line/);
     writeFileSync(join(dir, 'fail.mjs'), 'process.exit(2);\n');

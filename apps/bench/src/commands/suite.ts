@@ -32,6 +32,7 @@ import {
   childProcessRunner,
   finishedRunReader,
   inProcessRunner,
+  ProgressBoard,
   runPool,
   type JobRunner,
   type RunSpec,
@@ -70,6 +71,8 @@ export const suiteSchema = z.object({
   overrides: z.record(z.string(), z.unknown()).default({}),
   /** Train nothing: aggregate the runs that are already finished and list the missing ones. */
   finishedOnly: z.boolean().default(false),
+  /** Seconds between the status lines that show each running run's progress. */
+  statusEvery: z.int().min(1).max(86_400).default(60),
   /**
    * Train only these rows (each a row label, backbone, method or `backbone/method`, e.g. `pier`,
    * `plain`, `prm/dnr-b`, `Pier + c score`; case-insensitive); the other rows are reported when
@@ -381,13 +384,14 @@ export async function runSuite(
   const selected = selectRows(suite, suiteRowList, settings.only);
   // a run shared by several rows trains when any of them is selected
   const trained = new Set(specs.filter((spec) => selected[spec.row]).map((spec) => spec.id));
+  const board = new ProgressBoard();
   const trainer =
     runner ??
     (settings.finishedOnly
       ? finishedRunReader(runsDir)
       : parallel
-        ? childProcessRunner(cli, runsDir)
-        : inProcessRunner(runsDir));
+        ? childProcessRunner(cli, runsDir, board.update)
+        : inProcessRunner(runsDir, board.update));
   const reader = finishedRunReader(runsDir);
   const chosen: JobRunner = (spec) => (trained.has(spec.id) ? trainer : reader)(spec);
   const how =
@@ -412,7 +416,10 @@ export async function runSuite(
     ...unique.filter((spec) => !trained.has(spec.id)),
     ...longestFirst(unique.filter((spec) => trained.has(spec.id))),
   ];
-  const pooled = await runPool(order, jobs, chosen, log);
+  const pooled = await runPool(order, jobs, chosen, log, {
+    board,
+    everyMs: settings.statusEvery * 1000,
+  });
   const byId = new Map(pooled.map((outcome) => [outcome.spec.id, outcome]));
   const failed: string[] = [];
   const missing: string[] = [];
@@ -538,6 +545,11 @@ export function registerSuiteCommand(program: Command): void {
       'train only these rows (comma-separated labels, backbones, methods or backbone/method, e.g. ' +
         "'pier' or 'plain,concat score'); the others are reported if finished",
       (value: string) => value.split(','),
+    )
+    .option(
+      '--status-every <seconds>',
+      "seconds between status lines of the running runs' progress (default 60)",
+      parseIntFlag,
     )
     .option('--config <file>', 'JSON run file with any of these settings (flags override it)')
     .action(async (name: string, opts: Record<string, unknown>, cmd: Command) => {
