@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Tensor3D } from '@tensorflow/tfjs-core';
 import { tapeActive } from './tape';
-import { moduleBytes, wasmApi, type WasmMemory } from './wasm-asm';
+import { Fn, I, T, moduleBytes, wasmApi, type WasmMemory } from './wasm-asm';
 
 /*
  * A batched matrix product C[b] = A[b] · B[b] as a tiny hand-assembled WebAssembly SIMD kernel.
@@ -16,78 +16,58 @@ import { moduleBytes, wasmApi, type WasmMemory } from './wasm-asm';
  */
 
 function kernelModule(): Uint8Array {
-  const c: number[] = [];
-  const emit = (...parts: number[][]) => {
-    for (const p of parts) c.push(...p);
-  };
-  const get = (i: number) => [0x20, i];
-  const set = (i: number) => [0x21, i];
-  const tee = (i: number) => [0x22, i];
-  const i32 = (v: number) => [0x41, v]; // 0 <= v < 64
-  const add = () => [0x6a];
-  const mul = () => [0x6c];
-  const shl = () => [0x74];
-  const ltU = () => [0x49];
-  const loop = () => [0x03, 0x40];
-  const end = () => [0x0b];
-  const brIf0 = () => [0x0d, 0x00];
-  const f32load = () => [0x2a, 0x02, 0x00];
-  const splat = () => [0xfd, 0x13];
-  const vload = (off: number) => [0xfd, 0x00, 0x04, off];
-  const vstore = (off: number) => [0xfd, 0x0b, 0x04, off];
-  const fadd = () => [0xfd, 0xe4, 0x01];
-  const fmul = () => [0xfd, 0xe6, 0x01];
-  const vzero = () => [0xfd, 0x0c, ...new Array<number>(16).fill(0)];
-  // params: 0 nb, 1 m, 2 k, 3 np, 4 pa, 5 pb, 6 pc
-  // i32 locals: 7 bi, 8 i, 9 j, 10 kk, 11 aB, 12 bB, 13 cB, 14 pA0, 15 pA1, 16 pB, 17 pC, 18 strideA, 19 strideB
-  // v128 locals: 20-23 acc00 acc01 acc10 acc11, 24 a0, 25 a1, 26 b0, 27 b1
-  emit(get(2), i32(2), shl(), set(18));
-  emit(get(3), i32(2), shl(), set(19));
-  emit(i32(0), set(7));
-  emit(get(4), set(11), get(5), set(12), get(6), set(13));
-  emit(loop()); // batches
-  emit(i32(0), set(8));
-  emit(loop()); // rows, 2 at a time
-  emit(i32(0), set(9));
-  emit(loop()); // columns, 8 at a time
-  for (const l of [20, 21, 22, 23]) emit(vzero(), set(l));
-  emit(get(11), get(8), get(18), mul(), add(), tee(14), get(18), add(), set(15));
-  emit(get(12), get(9), i32(2), shl(), add(), set(16));
-  emit(i32(0), set(10));
-  emit(loop()); // inner dimension
-  emit(get(14), f32load(), splat(), set(24));
-  emit(get(15), f32load(), splat(), set(25));
-  emit(get(16), vload(0), set(26));
-  emit(get(16), vload(16), set(27));
+  const { get, set, tee, i32, add, mul, shl, ltU, loop, end, brIf } = I;
+  const f = new Fn('bmm', 7);
+  const [nb, m, k, np, pa, pb, pc] = [0, 1, 2, 3, 4, 5, 6]; // parameters
+  const [bi, i, j, kk, aB, bB, cB, pA0, pA1, pB, pC, strideA, strideB] = f.locals(T.i32, 13);
+  const [acc00, acc01, acc10, acc11, a0, a1, b0, b1] = f.locals(T.v128, 8);
+  const vzero = I.vconst(0);
+  f.emit(get(k), i32(2), shl, set(strideA));
+  f.emit(get(np), i32(2), shl, set(strideB));
+  f.emit(i32(0), set(bi));
+  f.emit(get(pa), set(aB), get(pb), set(bB), get(pc), set(cB));
+  f.emit(loop); // batches
+  f.emit(i32(0), set(i));
+  f.emit(loop); // rows, 2 at a time
+  f.emit(i32(0), set(j));
+  f.emit(loop); // columns, 8 at a time
+  for (const l of [acc00, acc01, acc10, acc11]) f.emit(vzero, set(l));
+  f.emit(get(aB), get(i), get(strideA), mul, add, tee(pA0), get(strideA), add, set(pA1));
+  f.emit(get(bB), get(j), i32(2), shl, add, set(pB));
+  f.emit(i32(0), set(kk));
+  f.emit(loop); // inner dimension
+  f.emit(get(pA0), I.f32load(), I.fsplat, set(a0));
+  f.emit(get(pA1), I.f32load(), I.fsplat, set(a1));
+  f.emit(get(pB), I.vload(0), set(b0));
+  f.emit(get(pB), I.vload(16), set(b1));
   for (const [acc, a, b] of [
-    [20, 24, 26],
-    [21, 24, 27],
-    [22, 25, 26],
-    [23, 25, 27],
+    [acc00, a0, b0],
+    [acc01, a0, b1],
+    [acc10, a1, b0],
+    [acc11, a1, b1],
   ] as const) {
-    emit(get(acc), get(a), get(b), fmul(), fadd(), set(acc));
+    f.emit(get(acc), get(a), get(b), I.vmul, I.vadd, set(acc));
   }
-  emit(get(14), i32(4), add(), set(14));
-  emit(get(15), i32(4), add(), set(15));
-  emit(get(16), get(19), add(), set(16));
-  emit(get(10), i32(1), add(), tee(10), get(2), ltU(), brIf0());
-  emit(end());
-  emit(get(13), get(8), get(19), mul(), add(), get(9), i32(2), shl(), add(), set(17));
-  emit(get(17), get(20), vstore(0));
-  emit(get(17), get(21), vstore(16));
-  emit(get(17), get(19), add(), get(22), vstore(0));
-  emit(get(17), get(19), add(), get(23), vstore(16));
-  emit(get(9), i32(8), add(), tee(9), get(3), ltU(), brIf0());
-  emit(end());
-  emit(get(8), i32(2), add(), tee(8), get(1), ltU(), brIf0());
-  emit(end());
-  emit(get(11), get(1), get(18), mul(), add(), set(11));
-  emit(get(12), get(2), get(19), mul(), add(), set(12));
-  emit(get(13), get(1), get(19), mul(), add(), set(13));
-  emit(get(7), i32(1), add(), tee(7), get(0), ltU(), brIf0());
-  emit(end());
-  emit(end()); // function
-  return moduleBytes([{ name: 'bmm', params: 7, body: [0x02, 0x0d, 0x7f, 0x08, 0x7b, ...c] }]);
+  f.emit(get(pA0), i32(4), add, set(pA0));
+  f.emit(get(pA1), i32(4), add, set(pA1));
+  f.emit(get(pB), get(strideB), add, set(pB));
+  f.emit(get(kk), i32(1), add, tee(kk), get(k), ltU, brIf(0));
+  f.emit(end);
+  f.emit(get(cB), get(i), get(strideB), mul, add, get(j), i32(2), shl, add, set(pC));
+  f.emit(get(pC), get(acc00), I.vstore(0));
+  f.emit(get(pC), get(acc01), I.vstore(16));
+  f.emit(get(pC), get(strideB), add, get(acc10), I.vstore(0));
+  f.emit(get(pC), get(strideB), add, get(acc11), I.vstore(16));
+  f.emit(get(j), i32(8), add, tee(j), get(np), ltU, brIf(0));
+  f.emit(end);
+  f.emit(get(i), i32(2), add, tee(i), get(m), ltU, brIf(0));
+  f.emit(end);
+  f.emit(get(aB), get(m), get(strideA), mul, add, set(aB));
+  f.emit(get(bB), get(k), get(strideB), mul, add, set(bB));
+  f.emit(get(cB), get(m), get(strideB), mul, add, set(cB));
+  f.emit(get(bi), i32(1), add, tee(bi), get(nb), ltU, brIf(0));
+  f.emit(end);
+  return moduleBytes([f]);
 }
 
 interface Kernel {

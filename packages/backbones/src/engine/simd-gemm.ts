@@ -10,101 +10,78 @@
  * and strides are in bytes.
  */
 
-import { instantiate, lazyModule, wasmApi, type WasmMemory } from './wasm-asm';
+import { Fn, I, T, instantiate, lazyModule, wasmApi, type WasmMemory } from './wasm-asm';
 
-/** The body of a GEMM kernel of R rows x 4 * CV columns per inner step (locals, code, end). */
-function functionBody(R: number, CV: number): number[] {
-  const c: number[] = [];
-  const emit = (...parts: number[][]) => {
-    for (const p of parts) c.push(...p);
-  };
-  const get = (i: number) => [0x20, i];
-  const set = (i: number) => [0x21, i];
-  const tee = (i: number) => [0x22, i];
-  const i32 = (v: number) => [0x41, v]; // 0 <= v < 64
-  const add = () => [0x6a];
-  const shl = () => [0x74];
-  const ltU = () => [0x49];
-  const and = () => [0x71];
-  const loop = () => [0x03, 0x40];
-  const ifThen = () => [0x04, 0x40];
-  const end = () => [0x0b];
-  const brIf0 = () => [0x0d, 0x00];
-  const splatLoad = () => [0xfd, 0x09, 0x02, 0x00]; // v128.load32_splat
-  const vload = (off: number) => [0xfd, 0x00, 0x04, off];
-  const vstore = (off: number) => [0xfd, 0x0b, 0x04, off];
-  const fadd = () => [0xfd, 0xe4, 0x01];
-  const fmul = () => [0xfd, 0xe6, 0x01];
-  const fmax = () => [0xfd, 0xeb, 0x01]; // f32x4.pmax: a < b ? b : a, i.e. max(x, 0) with x first
-  const vzero = () => [0xfd, 0x0c, ...new Array<number>(16).fill(0)];
-  // params: 0 m, 1 k, 2 n, 3 pa, 4 lda, 5 pb, 6 ldb, 7 pc, 8 ldc, 9 pbias, 10 flags
-  // (bit 0: relu, bit 1: accumulate into C)
-  // i32 locals: 11 i, 12 j, 13 kk, 14 pB, 15 pC, 16 rowA, 17 rowC, 18.. pA[r]
-  const pA = (r: number) => 18 + r;
-  const nI32 = 7 + R;
-  const V = 11 + nI32; // first v128 local
-  const acc = (r: number, h: number) => V + CV * r + h;
-  const bv = (h: number) => V + R * CV + h;
-  const av = V + R * CV + CV;
-  const zero = av + 1;
-  const nV128 = R * CV + CV + 2;
+/** A GEMM kernel of R rows x 4 * CV columns per inner step. */
+function gemmFunction(name: string, R: number, CV: number): Fn {
+  const { get, set, tee, i32, add, shl, and, ltU, loop, ifThen, end, brIf } = I;
+  const f = new Fn(name, 11);
+  // parameters; flags: bit 0 relu, bit 1 accumulate into C
+  const [m, k, n, pa, lda, pb, ldb, pc, ldc, pbias, flags] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const [i, j, kk, pB, pC, rowA, rowC] = f.locals(T.i32, 7);
+  const pAs = Array.from({ length: R }, () => f.local(T.i32));
+  const pA = (r: number): number => pAs[r]!;
+  const accs = Array.from({ length: R * CV }, () => f.local(T.v128));
+  const acc = (r: number, h: number): number => accs[CV * r + h]!;
+  const bvs = Array.from({ length: CV }, () => f.local(T.v128));
+  const bv = (h: number): number => bvs[h]!;
+  const [av, zero] = f.locals(T.v128, 2);
   const W = CV * 4; // columns per step
   // columns outer (a W-column strip of B stays in L1), rows inner
-  emit(vzero(), set(zero));
-  emit(i32(0), set(12));
-  emit(loop()); // columns, W at a time
-  emit(i32(0), set(11), get(3), set(16), get(7), set(17));
-  emit(loop()); // rows, R at a time
-  emit(get(9), get(12), i32(2), shl(), add(), set(14));
-  for (let h = 0; h < CV; h++) emit(get(14), vload(16 * h), set(bv(h)));
-  for (let r = 0; r < R; r++) for (let h = 0; h < CV; h++) emit(get(bv(h)), set(acc(r, h)));
-  emit(get(17), get(12), i32(2), shl(), add(), set(15));
-  emit(get(10), i32(2), and(), ifThen()); // accumulate: acc += C
+  f.emit(I.vconst(0), set(zero));
+  f.emit(i32(0), set(j));
+  f.emit(loop); // columns, W at a time
+  f.emit(i32(0), set(i), get(pa), set(rowA), get(pc), set(rowC));
+  f.emit(loop); // rows, R at a time
+  f.emit(get(pbias), get(j), i32(2), shl, add, set(pB));
+  for (let h = 0; h < CV; h++) f.emit(get(pB), I.vload(16 * h), set(bv(h)));
+  for (let r = 0; r < R; r++) for (let h = 0; h < CV; h++) f.emit(get(bv(h)), set(acc(r, h)));
+  f.emit(get(rowC), get(j), i32(2), shl, add, set(pC));
+  f.emit(get(flags), i32(2), and, ifThen); // accumulate: acc += C
   for (let r = 0; r < R; r++) {
     for (let h = 0; h < CV; h++)
-      emit(get(acc(r, h)), get(15), vload(16 * h), fadd(), set(acc(r, h)));
-    if (r < R - 1) emit(get(15), get(8), add(), set(15));
+      f.emit(get(acc(r, h)), get(pC), I.vload(16 * h), I.vadd, set(acc(r, h)));
+    if (r < R - 1) f.emit(get(pC), get(ldc), add, set(pC));
   }
-  emit(get(17), get(12), i32(2), shl(), add(), set(15));
-  emit(end());
-  emit(get(16), set(pA(0)));
-  for (let r = 1; r < R; r++) emit(get(pA(r - 1)), get(4), add(), set(pA(r)));
-  emit(get(5), get(12), i32(2), shl(), add(), set(14));
-  emit(i32(0), set(13));
-  emit(loop()); // inner dimension
-  for (let h = 0; h < CV; h++) emit(get(14), vload(16 * h), set(bv(h)));
+  f.emit(get(rowC), get(j), i32(2), shl, add, set(pC));
+  f.emit(end);
+  f.emit(get(rowA), set(pA(0)));
+  for (let r = 1; r < R; r++) f.emit(get(pA(r - 1)), get(lda), add, set(pA(r)));
+  f.emit(get(pb), get(j), i32(2), shl, add, set(pB));
+  f.emit(i32(0), set(kk));
+  f.emit(loop); // inner dimension
+  for (let h = 0; h < CV; h++) f.emit(get(pB), I.vload(16 * h), set(bv(h)));
   for (let r = 0; r < R; r++) {
-    emit(get(pA(r)), splatLoad(), set(av));
+    f.emit(get(pA(r)), I.vsplat32(), set(av));
     for (let h = 0; h < CV; h++)
-      emit(get(acc(r, h)), get(av), get(bv(h)), fmul(), fadd(), set(acc(r, h)));
-    emit(get(pA(r)), i32(4), add(), set(pA(r)));
+      f.emit(get(acc(r, h)), get(av), get(bv(h)), I.vmul, I.vadd, set(acc(r, h)));
+    f.emit(get(pA(r)), i32(4), add, set(pA(r)));
   }
-  emit(get(14), get(6), add(), set(14));
-  emit(get(13), i32(1), add(), tee(13), get(1), ltU(), brIf0());
-  emit(end());
-  emit(get(10), i32(1), and(), ifThen()); // relu
+  f.emit(get(pB), get(ldb), add, set(pB));
+  f.emit(get(kk), i32(1), add, tee(kk), get(k), ltU, brIf(0));
+  f.emit(end);
+  f.emit(get(flags), i32(1), and, ifThen); // relu: pmax(x, 0) with x first
   for (let r = 0; r < R; r++) {
-    for (let h = 0; h < CV; h++) emit(get(acc(r, h)), get(zero), fmax(), set(acc(r, h)));
+    for (let h = 0; h < CV; h++) f.emit(get(acc(r, h)), get(zero), I.vpmax, set(acc(r, h)));
   }
-  emit(end());
+  f.emit(end);
   for (let r = 0; r < R; r++) {
-    for (let h = 0; h < CV; h++) emit(get(15), get(acc(r, h)), vstore(16 * h));
-    if (r < R - 1) emit(get(15), get(8), add(), set(15));
+    for (let h = 0; h < CV; h++) f.emit(get(pC), get(acc(r, h)), I.vstore(16 * h));
+    if (r < R - 1) f.emit(get(pC), get(ldc), add, set(pC));
   }
   for (let r = 0; r < R; r++)
-    emit(get(16), get(4), add(), set(16), get(17), get(8), add(), set(17));
-  emit(get(11), i32(R), add(), tee(11), get(0), ltU(), brIf0());
-  emit(end());
-  emit(get(12), i32(W), add(), tee(12), get(2), ltU(), brIf0());
-  emit(end());
-  emit(end()); // function
-  return [0x02, nI32, 0x7f, nV128, 0x7b, ...c];
+    f.emit(get(rowA), get(lda), add, set(rowA), get(rowC), get(ldc), add, set(rowC));
+  f.emit(get(i), i32(R), add, tee(i), get(m), ltU, brIf(0));
+  f.emit(end);
+  f.emit(get(j), i32(W), add, tee(j), get(n), ltU, brIf(0));
+  f.emit(end);
+  return f;
 }
 
 const compile = lazyModule(() => [
-  { name: 'gemm16', params: 11, body: functionBody(2, 4) },
-  { name: 'gemm8', params: 11, body: functionBody(2, 2) },
-  { name: 'gemm4', params: 11, body: functionBody(2, 1) },
+  gemmFunction('gemm16', 2, 4),
+  gemmFunction('gemm8', 2, 2),
+  gemmFunction('gemm4', 2, 1),
 ]);
 
 /**

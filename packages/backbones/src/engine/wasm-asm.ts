@@ -74,7 +74,13 @@ export const I = {
   and: [0x71],
   shl: [0x74],
   ltS: [0x48],
+  ltU: [0x49],
   eqz: [0x45],
+  /** `loop` / `if` with no result, closed by `end`; `brIf(d)` branches to the d-th enclosing label. */
+  loop: [0x03, 0x40],
+  ifThen: [0x04, 0x40],
+  end: [0x0b],
+  brIf: (depth: number): Code => [0x0d, ...uleb(depth)],
   i32load: (offset = 0): Code => [0x28, ...memarg(2, offset)],
   f32load: (offset = 0): Code => [0x2a, ...memarg(2, offset)],
   f32store: (offset = 0): Code => [0x38, ...memarg(2, offset)],
@@ -157,10 +163,10 @@ export class Fn {
    */
   forLoop(i: number, from: Code, to: Code, step: Code, body: () => void): this {
     this.emit(from, I.set(i));
-    this.emit([0x02, 0x40], [0x03, 0x40]); // block, loop
-    this.emit(I.get(i), to, I.ltS, I.eqz, [0x0d, 0x01]); // br_if 1 (leave) when !(i < to)
+    this.emit([0x02, 0x40], I.loop); // block, loop
+    this.emit(I.get(i), to, I.ltS, I.eqz, I.brIf(1)); // leave the block when !(i < to)
     body();
-    this.emit(I.get(i), step, I.add, I.set(i), [0x0c, 0x00], [0x0b, 0x0b]); // br 0; end; end
+    this.emit(I.get(i), step, I.add, I.set(i), [0x0c, 0x00], I.end, I.end); // br 0; end; end
     return this;
   }
 
