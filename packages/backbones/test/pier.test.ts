@@ -29,20 +29,15 @@ import {
   targetAttention,
   toBatchTensors,
   type PierConfig,
-  type RerankBatchArrays,
   type ScoreUsage,
 } from '../src/index';
-import { expectClose, randomData, useBackend } from './helpers';
+import { expectClose, randomData, useBackend, PLANTED, plantedTask, trainSteps } from './helpers';
 
 beforeAll(async () => {
   await useBackend('cpu');
 });
 
-const NUM_ITEMS = 40;
-const NUM_USERS = 8;
-const B = 16;
-const L = 10;
-const H = 6;
+const { numItems: NUM_ITEMS, numUsers: NUM_USERS, batch: B, listSize: L, history: H } = PLANTED;
 const small: PierConfig = {
   numItems: NUM_ITEMS,
   numUsers: NUM_USERS,
@@ -55,60 +50,6 @@ const small: PierConfig = {
   historyLength: H,
   seed: 3,
 };
-
-/**
- * A learnable task (as in the PRM tests): user u likes items i with (i + u) % 4 == 0. Lists of 10
- * random items, retriever scores = noisy labels, history = two padding slots + liked items.
- */
-function plantedTask(seed: number): { arrays: RerankBatchArrays; labels: Float32Array } {
-  let s = seed;
-  const rnd = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-  const user = new Int32Array(B);
-  const history = new Int32Array(B * H);
-  const items = new Int32Array(B * L);
-  const scores = new Float32Array(B * L);
-  const labels = new Float32Array(B * L);
-  for (let b = 0; b < B; b++) {
-    const u = b % NUM_USERS;
-    user[b] = u;
-    for (let j = 0; j < H; j++) {
-      history[b * H + j] = j < 2 ? NUM_ITEMS : (4 * Math.floor(rnd() * 10) - u + 40) % NUM_ITEMS;
-    }
-    for (let j = 0; j < L; j++) {
-      const it = Math.floor(rnd() * NUM_ITEMS);
-      items[b * L + j] = it;
-      const y = (it + u) % 4 === 0 ? 1 : 0;
-      labels[b * L + j] = y;
-      scores[b * L + j] = 0.5 * y + rnd();
-    }
-  }
-  return { arrays: { user, history, items, scores }, labels };
-}
-
-function trainSteps(model: Pier, steps: number, lr = 0.01): number[] {
-  const { arrays, labels } = plantedTask(5);
-  const batch = toBatchTensors(arrays, { numItems: NUM_ITEMS, numUsers: NUM_USERS });
-  batch.ranks = ranksFromScores(batch.scores);
-  const y = tf.tensor2d(labels, [B, L]);
-  const opt = tf.train.adam(lr);
-  const losses: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const loss = opt.minimize(
-      () => tf.losses.sigmoidCrossEntropy(y, model.score(batch, { training: true })) as Scalar,
-      true,
-      model.trainableVariables(),
-    );
-    losses.push(loss?.dataSync()[0] ?? NaN);
-    loss?.dispose();
-  }
-  opt.dispose();
-  y.dispose();
-  disposeBatch(batch);
-  return losses;
-}
 
 const inference = { training: false };
 
