@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Tensor2D, Variable } from '@tensorflow/tfjs-core';
 import {
   Pier,
+  type Prm,
   ranksFromScoresArray,
   toBatchTensors,
   type NamedWeight,
@@ -167,6 +168,20 @@ function labBatch(ds: RerankDataset, size: number): TrainBatch {
 const snapshot = (vars: readonly Variable[]): Float32Array[] =>
   vars.map((v) => Float32Array.from(v.dataSync()));
 
+/** Records the scores and ranks of every list batch that reaches `model.scoreWithState`. */
+function spyScoreWithState(model: Prm): Array<{ scores: Float32Array; ranks: Int32Array | null }> {
+  const seen: Array<{ scores: Float32Array; ranks: Int32Array | null }> = [];
+  const original = model.scoreWithState.bind(model);
+  model.scoreWithState = (batch, state, options) => {
+    seen.push({
+      scores: Float32Array.from(batch.scores.dataSync()),
+      ranks: batch.ranks ? Int32Array.from(batch.ranks.dataSync()) : null,
+    });
+    return original(batch, state, options);
+  };
+  return seen;
+}
+
 describe('DnrObjective: reranker step', () => {
   it('computes L_D = BCE(real) + λ·BCE(synthetic) by hand and takes one AdamW step on θ', () => {
     const model = new LinearScoreModel();
@@ -285,15 +300,7 @@ describe('DnrObjective: reranker step', () => {
   it("augmentation 'replace' on PRM: one scoreWithState per step, x̂ ranks on the replaced lists, no leak", () => {
     const ds = tinyLab();
     const model = tinyPrm(ds, { scoreUsage: 'concat' });
-    const seen: Array<{ scores: Float32Array; ranks: Int32Array | null }> = [];
-    const original = model.scoreWithState.bind(model);
-    model.scoreWithState = (b, state, options) => {
-      seen.push({
-        scores: Float32Array.from(b.scores.dataSync()),
-        ranks: b.ranks ? Int32Array.from(b.ranks.dataSync()) : null,
-      });
-      return original(b, state, options);
-    };
+    const seen = spyScoreWithState(model);
     const objective = new DnrObjective(model, {
       heuristic: new GaussianNoise({ seed: 5 }),
       alpha: 0.4,
@@ -331,15 +338,7 @@ describe('DnrObjective: reranker step', () => {
   it('feeds PRM the ranks of x̂ in the synthetic pass (spy on scoreWithState)', () => {
     const ds = tinyLab();
     const model = tinyPrm(ds, { scoreUsage: 'concat' });
-    const seen: Array<{ scores: Float32Array; ranks: Int32Array | null }> = [];
-    const original = model.scoreWithState.bind(model);
-    model.scoreWithState = (batch, state, options) => {
-      seen.push({
-        scores: Float32Array.from(batch.scores.dataSync()),
-        ranks: batch.ranks ? Int32Array.from(batch.ranks.dataSync()) : null,
-      });
-      return original(batch, state, options);
-    };
+    const seen = spyScoreWithState(model);
     const objective = new DnrObjective(model, {
       heuristic: new GaussianNoise({ seed: 5 }),
       alpha: 0.4,
