@@ -316,7 +316,10 @@ export function suiteMarkdown(report: SuiteFile, extras: ReportExtras = {}): str
       return `${value}${mark(plain?.tests[m])}`;
     });
     const theirs = METRIC_NAMES.map((m) => paper?.[m]?.toFixed(2) ?? '');
-    lines.push(`| ${md(label)} | ${ours.join(' | ')} | ${theirs.join(' | ')} |`);
+    // a partial suite (runs not finished) says which rows rest on fewer seeds than the suite's
+    const shown =
+      row.seeds < report.seeds ? `${label} (${row.seeds} of ${report.seeds} seeds)` : label;
+    lines.push(`| ${md(shown)} | ${ours.join(' | ')} | ${theirs.join(' | ')} |`);
   });
   if (report.missing.length > 0) {
     lines.push(
