@@ -136,8 +136,9 @@ export interface PoolStatus {
 
 /**
  * Runs jobs with at most `jobs` at a time, reporting each start and end through `log`, and with
- * `status`, every `everyMs` the latest progress of each running job. A failed job does not stop
- * the others; outcomes come back in the order of `specs`.
+ * `status`, every `everyMs` the latest progress of each running job. A job for which `readOnly`
+ * holds (its runner only reads a finished run) gets no start line, only its outcome. A failed job
+ * does not stop the others; outcomes come back in the order of `specs`.
  */
 export async function runPool(
   specs: readonly RunSpec[],
@@ -145,6 +146,7 @@ export async function runPool(
   runner: JobRunner,
   log: Log,
   status?: PoolStatus,
+  readOnly?: (spec: RunSpec) => boolean,
 ): Promise<JobOutcome[]> {
   const outcomes: JobOutcome[] = new Array(specs.length);
   let next = 0;
@@ -158,7 +160,7 @@ export async function runPool(
     while (next < specs.length) {
       const i = next++;
       const spec = specs[i]!;
-      log(`[${done}/${specs.length} done · ${elapsed()}] start ${spec.id}`);
+      if (!readOnly?.(spec)) log(`[${done}/${specs.length} done · ${elapsed()}] start ${spec.id}`);
       status?.board.clear(spec.id);
       try {
         const report = await runner(spec);

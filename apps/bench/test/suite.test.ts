@@ -51,6 +51,25 @@ describe('runPool', () => {
     expect(lines.join('\n')).toMatch(/\[4\/4 done/);
   });
 
+  it('prints no start line for a read-only job, only its outcome', async () => {
+    const runner: JobRunner = async () => ({ test: { ndcg: 0.5 }, skipped: true }) as never;
+    const specs = ['a', 'b'].map((id) => ({ id, settings: {} }));
+    const lines: string[] = [];
+    await runPool(
+      specs,
+      1,
+      runner,
+      (l) => lines.push(l),
+      undefined,
+      (spec) => spec.id === 'a',
+    );
+    expect(lines).toEqual([
+      '[1/2 done · 0m00s] finished earlier a · test N@6 50.00',
+      '[1/2 done · 0m00s] start b',
+      '[2/2 done · 0m00s] finished earlier b · test N@6 50.00',
+    ]);
+  });
+
   it("prints the running jobs' latest progress every `everyMs`", async () => {
     const board = new ProgressBoard();
     const runner: JobRunner = async (spec) => {

@@ -416,10 +416,14 @@ export async function runSuite(
     ...unique.filter((spec) => !trained.has(spec.id)),
     ...longestFirst(unique.filter((spec) => trained.has(spec.id))),
   ];
-  const pooled = await runPool(order, jobs, chosen, log, {
-    board,
-    everyMs: settings.statusEvery * 1000,
-  });
+  const pooled = await runPool(
+    order,
+    jobs,
+    chosen,
+    log,
+    { board, everyMs: settings.statusEvery * 1000 },
+    (spec) => !trained.has(spec.id) || (runner === undefined && settings.finishedOnly),
+  );
   const byId = new Map(pooled.map((outcome) => [outcome.spec.id, outcome]));
   const failed: string[] = [];
   const missing: string[] = [];
