@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Stages the checkpoints of unfinished runs under benchmarks/ (checkpoint.bin and best.dnrr are
-# gitignored), so that a later session on another machine resumes them instead of starting over,
-# and unstages those of runs that have finished since (their metrics.json exists). Run it from the
-# repository root, with no training process running, then commit.
+# gitignored) with their run files, so that a later session on another machine resumes them instead
+# of starting over, and unstages those of runs that have finished since (their metrics.json exists).
+# Run it from the repository root, with no training process running, then commit.
 set -euo pipefail
 shopt -s nullglob
 for dir in benchmarks/*/runs/*/; do
@@ -17,6 +17,7 @@ for dir in benchmarks/*/runs/*/; do
     done
   elif [[ ${#files[@]} -gt 0 ]]; then
     git add -f "${files[@]}" "$dir"
+    [[ -f "$dir.run.json" ]] && git add "$dir.run.json"
     echo "unfinished, staged: $dir ($(du -ch "${files[@]}" | tail -1 | cut -f1))"
   fi
 done
