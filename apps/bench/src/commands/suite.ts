@@ -387,13 +387,15 @@ export async function runSuite(
   const board = new ProgressBoard();
   const trainer =
     runner ??
-    (settings.finishedOnly
-      ? finishedRunReader(runsDir)
-      : parallel
-        ? childProcessRunner(cli, runsDir, board.update)
-        : inProcessRunner(runsDir, board.update));
+    (parallel
+      ? childProcessRunner(cli, runsDir, board.update)
+      : inProcessRunner(runsDir, board.update));
   const reader = finishedRunReader(runsDir);
-  const chosen: JobRunner = (spec) => (trained.has(spec.id) ? trainer : reader)(spec);
+  // a run is only read when its rows are not selected, or with --finished-only (a custom runner
+  // given by a caller still gets the selected runs)
+  const readsOnly = (spec: RunSpec): boolean =>
+    !trained.has(spec.id) || (runner === undefined && settings.finishedOnly);
+  const chosen: JobRunner = (spec) => (readsOnly(spec) ? reader : trainer)(spec);
   const how =
     (runner
       ? 'custom runner'
@@ -413,8 +415,8 @@ export async function runSuite(
   }
   // runs that are only read go first: they take no time and leave the pool to the trained ones
   const order = [
-    ...unique.filter((spec) => !trained.has(spec.id)),
-    ...longestFirst(unique.filter((spec) => trained.has(spec.id))),
+    ...unique.filter(readsOnly),
+    ...longestFirst(unique.filter((spec) => !readsOnly(spec))),
   ];
   const pooled = await runPool(
     order,
@@ -422,7 +424,7 @@ export async function runSuite(
     chosen,
     log,
     { board, everyMs: settings.statusEvery * 1000 },
-    (spec) => !trained.has(spec.id) || (runner === undefined && settings.finishedOnly),
+    readsOnly,
   );
   const byId = new Map(pooled.map((outcome) => [outcome.spec.id, outcome]));
   const failed: string[] = [];
