@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './files';
-import { runTrain, trainSchema, type TrainReport } from './train';
+import { finishedRunReport, runTrain, trainSchema, type TrainReport } from './train';
 
 /** One training run of a suite: a row at one seed. */
 export interface RunSpec {
@@ -214,11 +214,14 @@ export class NotFinishedError extends Error {
   }
 }
 
-/** Reads finished runs' `metrics.json` and trains nothing (for reporting a partial suite). */
+/**
+ * Reads finished runs' `metrics.json` and trains nothing (finished runs of a suite, or a partial
+ * suite's report). A run trained with other settings than the spec's is an error, as in `train`.
+ */
 export function finishedRunReader(runsDir: string): JobRunner {
   return async (spec) => {
-    const path = join(runsDir, spec.id, 'metrics.json');
-    if (!existsSync(path)) throw new NotFinishedError(spec.id);
-    return { ...(JSON.parse(readFileSync(path, 'utf8')) as TrainReport), skipped: true };
+    const report = finishedRunReport(trainSchema.parse(spec.settings), join(runsDir, spec.id));
+    if (!report) throw new NotFinishedError(spec.id);
+    return report;
   };
 }

@@ -496,6 +496,48 @@ function differences(a: Record<string, unknown>, b: Record<string, unknown>): st
     .map((k) => `${k} ${JSON.stringify(a[k])} -> ${JSON.stringify(b[k])}`);
 }
 
+/** Parses a JSON file of a run, naming the file when it is not JSON. */
+function readRunJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as unknown;
+  } catch (error) {
+    throw new Error(`${path} is not a readable JSON file: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * The report of the finished run in `runDir` (its metrics.json, marked `skipped`), or undefined
+ * when the run has not finished. Throws when the run was trained with other settings than
+ * `settings` (the stored config.json differs in a setting that changes the result), so a finished
+ * run is never reported under settings it did not use; `dnr-bench train` and the suites' readers
+ * share this check.
+ */
+export function finishedRunReport(
+  settings: TrainSettings,
+  runDir: string,
+): TrainReport | undefined {
+  const metricsPath = join(runDir, RUN_FILES.metrics);
+  if (!existsSync(metricsPath)) return undefined;
+  const configPath = join(runDir, 'config.json');
+  const config = existsSync(configPath) ? readRunJson(configPath) : {};
+  const stored =
+    typeof config === 'object' && config !== null && 'settings' in config
+      ? ((config as { settings?: Record<string, unknown> }).settings ?? {})
+      : {};
+  const diff = differences(storedIdentity(stored), runIdentity(settings));
+  if (diff.length > 0) {
+    throw new Error(
+      `${runDir} holds a finished run with other settings (${diff.join('; ')}); ` +
+        'pass --force to retrain it, or choose another --run-id',
+    );
+  }
+  const metrics = readRunJson(metricsPath);
+  if (typeof metrics !== 'object' || metrics === null || !('test' in metrics)) {
+    throw new Error(`${metricsPath} has no test metrics: not a run summary of dnr-bench train`);
+  }
+  return { ...(metrics as TrainReport), runId: basename(runDir), runDir, skipped: true };
+}
+
 /** One line for the terminal: method, dataset, best epoch and the test metrics. */
 export function formatTrainReport(r: TrainReport): string {
   const dnr = r.dnr as { tau: number; bestAfterWarmup: boolean } | null | undefined;
@@ -547,21 +589,10 @@ export async function runTrain(
   const metricsPath = join(runDir, RUN_FILES.metrics);
   const identity = runIdentity(settings);
 
-  if (existsSync(metricsPath) && !settings.force) {
-    const stored = existsSync(configPath)
-      ? ((JSON.parse(readFileSync(configPath, 'utf8')) as { settings?: Record<string, unknown> })
-          .settings ?? {})
-      : {};
-    const diff = differences(storedIdentity(stored), identity);
-    if (diff.length > 0) {
-      throw new Error(
-        `${runDir} holds a finished run with other settings (${diff.join('; ')}); ` +
-          'pass --force to retrain it, or choose another --run-id',
-      );
-    }
-    const metrics = JSON.parse(readFileSync(metricsPath, 'utf8')) as TrainReport;
+  const finished = settings.force ? undefined : finishedRunReport(settings, runDir);
+  if (finished) {
     log(`run ${runId} is finished (${metricsPath}); pass --force to retrain it`);
-    return { ...metrics, runId, runDir, skipped: true };
+    return finished;
   }
   if (settings.force) {
     for (const f of [...Object.values(RUN_FILES), 'config.json'])

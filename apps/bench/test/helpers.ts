@@ -7,7 +7,7 @@ import { buildProgram } from '../src/program';
 /** Runs the CLI in-process and captures what it writes. */
 export async function runCli(
   args: readonly string[],
-): Promise<{ stdout: string; stderr: string; error?: unknown }> {
+): Promise<{ stdout: string; stderr: string; error?: unknown; exitCode?: number }> {
   let stdout = '';
   let stderr = '';
   const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
@@ -18,6 +18,10 @@ export async function runCli(
     stderr += String(chunk);
     return true;
   });
+  // the exit code a command sets is the command's, not the test process's
+  const exitCodeBefore = process.exitCode;
+  process.exitCode = undefined;
+  let exitCode: number | undefined;
   try {
     const program = buildProgram();
     program.configureOutput({
@@ -25,10 +29,12 @@ export async function runCli(
       writeErr: (s) => (stderr += s),
     });
     await program.parseAsync(['node', 'dnr-bench', ...args]);
-    return { stdout, stderr };
+    exitCode = process.exitCode === undefined ? undefined : Number(process.exitCode);
+    return { stdout, stderr, ...(exitCode === undefined ? {} : { exitCode }) };
   } catch (error) {
     return { stdout, stderr, error };
   } finally {
+    process.exitCode = exitCodeBefore;
     out.mockRestore();
     err.mockRestore();
   }

@@ -203,6 +203,8 @@ describe('dnr-bench suite', () => {
     const { stderr, error } = await runCli(args);
     expect(error).toBeUndefined();
     expect(stderr.match(/finished earlier/g)).toHaveLength(22);
+    // finished runs are read, not handed to a trainer: no start line for them
+    expect(stderr).not.toMatch(/\] start /);
     const after = readFileSync(join(out, 'suites/quick/lab/main.json'), 'utf8');
     expect(JSON.parse(after).rows).toEqual(JSON.parse(before).rows);
   });
@@ -224,6 +226,28 @@ describe('dnr-bench suite', () => {
       'retriever order',
     ]);
     expect(partial.missing).toHaveLength(22);
+  });
+
+  it('a finished run trained with other settings is an error, not a row', async () => {
+    const config = join(out, 'runs/lab-prm-plain-quick-s1/config.json');
+    const original = readFileSync(config, 'utf8');
+    const changed = JSON.parse(original);
+    changed.settings.epochs += 1;
+    writeFileSync(config, JSON.stringify(changed));
+    try {
+      for (const extra of [[], ['--finished-only']]) {
+        const { stderr, error, exitCode } = await runCli([...args, ...extra]);
+        expect(error).toBeUndefined();
+        expect(exitCode).toBe(1);
+        expect(stderr).toMatch(
+          /FAILED lab-prm-plain-quick-s1: .*lab-prm-plain-quick-s1 holds a finished run with other settings \(epochs \d+ -> \d+\)/,
+        );
+        const report = JSON.parse(readFileSync(join(out, 'suites/quick/lab/main.json'), 'utf8'));
+        expect(report.failed).toEqual(['lab-prm-plain-quick-s1']);
+      }
+    } finally {
+      writeFileSync(config, original);
+    }
   });
 
   it('--only trains the chosen rows and reports the others only when finished', async () => {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { cpus } from 'node:os';
 import { type Command, Option } from 'commander';
@@ -8,6 +9,7 @@ import {
   type InteractionFormat,
   type RerankDataset,
 } from '@dnr/data';
+import { RUN_FILES } from '@dnr/objectives';
 import { z } from 'zod';
 import { aggregateRuns, formatTable, type ReportRow, type RunRecord } from '../aggregate';
 import { BACKEND_CHOICES, describeBackend, selectBackend } from '../backend';
@@ -391,10 +393,17 @@ export async function runSuite(
       ? childProcessRunner(cli, runsDir, board.update)
       : inProcessRunner(runsDir, board.update));
   const reader = finishedRunReader(runsDir);
-  // a run is only read when its rows are not selected, or with --finished-only (a custom runner
-  // given by a caller still gets the selected runs)
+  // a run is only read when its rows are not selected, when it finished earlier (no process is
+  // started for it) or with --finished-only (a custom runner given by a caller still gets the
+  // selected runs)
+  const finishedEarlier = new Set(
+    unique
+      .filter((spec) => existsSync(join(runsDir, spec.id, RUN_FILES.metrics)))
+      .map((spec) => spec.id),
+  );
   const readsOnly = (spec: RunSpec): boolean =>
-    !trained.has(spec.id) || (runner === undefined && settings.finishedOnly);
+    !trained.has(spec.id) ||
+    (runner === undefined && (settings.finishedOnly || finishedEarlier.has(spec.id)));
   const chosen: JobRunner = (spec) => (readsOnly(spec) ? reader : trainer)(spec);
   const how =
     (runner
