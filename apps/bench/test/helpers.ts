@@ -21,7 +21,6 @@ export async function runCli(
   // the exit code a command sets is the command's, not the test process's
   const exitCodeBefore = process.exitCode;
   process.exitCode = undefined;
-  let exitCode: number | undefined;
   try {
     const program = buildProgram();
     program.configureOutput({
@@ -29,8 +28,8 @@ export async function runCli(
       writeErr: (s) => (stderr += s),
     });
     await program.parseAsync(['node', 'dnr-bench', ...args]);
-    exitCode = process.exitCode === undefined ? undefined : Number(process.exitCode);
-    return { stdout, stderr, ...(exitCode === undefined ? {} : { exitCode }) };
+    const code = process.exitCode;
+    return { stdout, stderr, ...(code === undefined ? {} : { exitCode: Number(code) }) };
   } catch (error) {
     return { stdout, stderr, error };
   } finally {

@@ -40,7 +40,8 @@ interface Finished {
 
 /**
  * Runs the bundled CLI in its own process group. With `killWhen`, sends SIGKILL to the whole
- * group as soon as the predicate holds on the stderr seen so far.
+ * group as soon as the predicate holds on the stderr seen so far (checked on every chunk and
+ * every 10 ms).
  */
 function runSuite(
   args: readonly string[],
@@ -54,16 +55,27 @@ function runSuite(
     });
     let stderr = '';
     let killed = false;
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
-      stderr += chunk;
+    const check = (): void => {
       if (killWhen && !killed && killWhen(stderr)) {
         killed = true;
         process.kill(-child.pid!, 'SIGKILL');
       }
+    };
+    // the predicate also looks at files, which change between stderr lines: poll it as well
+    const poll = killWhen ? setInterval(check, 10) : undefined;
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      stderr += chunk;
+      check();
     });
-    child.on('error', fail);
-    child.on('close', (code, signal) => done({ code, signal, stderr }));
+    child.on('error', (error) => {
+      clearInterval(poll);
+      fail(error);
+    });
+    child.on('close', (code, signal) => {
+      clearInterval(poll);
+      done({ code, signal, stderr });
+    });
   });
 }
 
