@@ -19,16 +19,17 @@ pair() { step "${CLI[@]}" train --config "$1" --out "$OUT/runs" & step "${CLI[@]
 
 R=benchmarks/standard/runfiles
 # 1. ML-1M, users 1-2999 (12 epochs, patience counted from epoch 6: benchmarks/standard/ml-1m.json).
-# Table 2's rows without DNR first (PRM and Pier x none/c/+/w), then the warm-up noise choice (before the
-# DNR rows that use the default noise), Table 1, Tables 9
-# and 3, Figure 5 (reuses main's and beta's runs), Table 2's DNR rows and Table 10.
+# Table 2's rows without DNR first (PRM and Pier x none/c/+/w: finished, so this step only reads them), then
+# the warm-up noise choice (its seed-1 runs are compared with the default's, PRM + DNR seed 1), Table 2's DNR
+# rows (PRM + DNR is main's DNR-B, shared by run id), Table 1, Tables 9 and 3, Figure 5 (reuses main's and
+# beta's runs) and Table 10.
 step "${CLI[@]}" suite scores "${S[@]}" "${ML1M[@]}" --only 'plain,concat score,add score,weight score'
 pair $R/ml-1m-2999-prm-dnr-b-betasigned-standard-s1.json $R/ml-1m-2999-prm-dnr-b-labelbeta-standard-s1.json
+step "${CLI[@]}" suite scores "${S[@]}" "${ML1M[@]}"
 step "${CLI[@]}" suite main "${S[@]}" "${ML1M[@]}"
 step "${CLI[@]}" suite beta "${S[@]}" "${ML1M[@]}"
 step "${CLI[@]}" suite ablation "${S[@]}" "${ML1M[@]}"
 step "${CLI[@]}" suite noise "${S[@]}" "${ML1M[@]}"
-step "${CLI[@]}" suite scores "${S[@]}" "${ML1M[@]}"
 step "${CLI[@]}" suite larger "${S[@]}" "${ML1M[@]}"
 # 2. ML-100K sweeps, and the timed runs last (one at a time: nothing else may share the cores)
 step "${CLI[@]}" suite sensitivity "${S[@]}" "${ML100[@]}"
