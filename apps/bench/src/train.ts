@@ -37,6 +37,7 @@ import { BACKEND_CHOICES, describeBackend, selectBackend } from './backend';
 import { evaluateSplit, listsOf, referenceScores } from './evaluate';
 import { safeSegment, writeFileAtomic } from './files';
 import { prepareDataset, prepareSchema, type Log } from './prepare';
+import { acquireRunLock } from './run-lock';
 
 /** Backbones `dnr-bench train` can train; each must also be registered in `@dnr/backbones`. */
 export const TRAIN_BACKBONES = ['prm', 'pier'] as const;
@@ -572,8 +573,10 @@ export function formatDnrEpoch(epoch: number, d: DnrDiagnostics): string {
  * `--backbone`), writing `<out>/<run-id>/{config.json, log.jsonl, checkpoint.bin, best.dnrr,
  * metrics.json}`. DNR runs log one line per epoch (phase, AUC(x̂, y) vs AUC(x, y), generator
  * terms), carry the objective's diagnostics (AUCs, noise densities) in `log.jsonl`, and record in
- * `metrics.json` whether the best epoch came after the warm-up τ. A finished run (metrics.json present, same settings) is reported, not redone,
- * unless `force`; an interrupted one resumes from its checkpoint.
+ * `metrics.json` whether the best epoch came after the warm-up τ. A finished run (metrics.json
+ * present, same settings) is reported, not redone, unless `force`; an interrupted one resumes from
+ * its checkpoint. A run that needs training holds `<run-id>/run.lock` while it trains
+ * (`acquireRunLock`), so a second process asked for the same run fails at once, naming the holder.
  */
 export async function runTrain(
   settings: TrainSettings,
@@ -585,15 +588,41 @@ export async function runTrain(
   checkMethodAvailable(resolved.backbone, listRerankers());
   const runId = runIdOf(settings, source);
   const runDir = join(settings.out, runId);
-  const configPath = join(runDir, 'config.json');
   const metricsPath = join(runDir, RUN_FILES.metrics);
-  const identity = runIdentity(settings);
-
-  const finished = settings.force ? undefined : finishedRunReport(settings, runDir);
-  if (finished) {
-    log(`run ${runId} is finished (${metricsPath}); pass --force to retrain it`);
-    return finished;
+  const finished = (): TrainReport | undefined => {
+    const report = settings.force ? undefined : finishedRunReport(settings, runDir);
+    if (report) log(`run ${runId} is finished (${metricsPath}); pass --force to retrain it`);
+    return report;
+  };
+  // a finished run is read without the lock (so it can be read from a read-only copy); checked
+  // again under the lock, in case another process finished it in between
+  const before = finished();
+  if (before) return before;
+  const lock = acquireRunLock(runDir, runId, log);
+  try {
+    return (
+      finished() ?? (await trainLocked(settings, log, command, { source, resolved, runId, runDir }))
+    );
+  } finally {
+    lock.release();
   }
+}
+
+/** `runTrain` once the run's lock is held and the run is known to need training. */
+async function trainLocked(
+  settings: TrainSettings,
+  log: Log,
+  command: string,
+  run: {
+    source: DataSource;
+    resolved: ResolvedMethod;
+    runId: string;
+    runDir: string;
+  },
+): Promise<TrainReport> {
+  const { source, resolved, runId, runDir } = run;
+  const configPath = join(runDir, 'config.json');
+  const identity = runIdentity(settings);
   if (settings.force) {
     for (const f of [...Object.values(RUN_FILES), 'config.json'])
       rmSync(join(runDir, f), { force: true });

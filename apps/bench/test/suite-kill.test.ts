@@ -139,9 +139,14 @@ describe('a suite killed with SIGKILL', () => {
     expect(killed.signal).toBe('SIGKILL');
     await settle();
     expect(existsSync(join(dir, 'killed/suites/quick/lab/beta.json'))).toBe(false);
+    // the killed run's lock stays behind; the rerun takes it over (its process is gone) and frees it
+    const locked = (): string[] =>
+      readdirSync(runs).filter((id) => existsSync(join(runs, id, 'run.lock')));
+    expect(locked().length).toBeGreaterThan(0);
 
     const rerun = await runSuite(args('killed'));
     expect(rerun.code).toBe(0);
+    expect(locked()).toEqual([]);
     expect(rerun.stderr).toMatch(/finished earlier/);
     // At least one run resumed from its checkpoint rather than starting over.
     const resumed = readdirSync(runs)

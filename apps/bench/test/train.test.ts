@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeReranker } from '@dnr/backbones';
@@ -86,6 +88,7 @@ describe('dnr-bench train', () => {
     expect(metrics.test.lists).toBe(60);
     expect(metrics.test.ndcg).toBeGreaterThan(0);
     expect(decodeReranker(readFileSync(join(runDir, 'best.dnrr'))).name).toBe('prm');
+    expect(existsSync(join(runDir, 'run.lock')), 'the lock is released').toBe(false);
 
     const mtime = statSync(join(runDir, 'checkpoint.bin')).mtimeMs;
     const second = await runCli([...args, '--json']);
@@ -140,6 +143,34 @@ describe('dnr-bench train', () => {
     expect(resumed.stderr).toMatch(/epoch 3\/3/);
     expect(resumed.stderr).not.toMatch(/epoch 1\/3 ·/);
     expect(readFileSync(join(runDir, 'log.jsonl'), 'utf8').trimEnd().split('\n')).toHaveLength(3);
+  });
+
+  it('refuses a run another process is training, and takes over the lock of a killed one', async () => {
+    const lockPath = join(runDir, 'run.lock');
+    const resumedArgs = args.map((a) => (a === '2' ? '3' : a)); // the settings of the resumed run
+    const holder = (pid: number): string =>
+      JSON.stringify({ pid, host: hostname(), started: '2026-01-01T00:00:00Z' });
+    writeFileSync(lockPath, holder(process.ppid));
+    // a finished run is still reported (read without the lock) ...
+    const read = await runCli(resumedArgs);
+    expect(read.error).toBeUndefined();
+    expect(read.stderr).toMatch(/run lab-prm-none-s1 is finished/);
+    // ... but retraining it is refused while another process holds it, before anything is removed
+    const busy = await runCli([...resumedArgs, '--force']);
+    expect(String(busy.error)).toMatch(
+      new RegExp(
+        `run lab-prm-none-s1 is being trained by process ${process.ppid} .*run\\.lock exists`,
+      ),
+    );
+    expect(readFileSync(lockPath, 'utf8')).toBe(holder(process.ppid));
+    expect(existsSync(join(runDir, 'metrics.json'))).toBe(true);
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    writeFileSync(lockPath, holder(dead));
+    const taken = await runCli([...resumedArgs, '--force']);
+    expect(taken.error).toBeUndefined();
+    expect(taken.stderr).toMatch(`taking over the stale lock of process ${dead}`);
+    expect(taken.stderr).toMatch(/epoch 3\/3 · loss/);
+    expect(existsSync(lockPath)).toBe(false);
   });
 });
 
