@@ -40,6 +40,24 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/** Errors of `link` on file systems without hard links (some network and FUSE mounts). */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/**
+ * Creates `path` with `content` unless it exists (the fallback where hard links are missing: a
+ * reader may briefly see the file empty, which it treats as held, the safe side). False if it
+ * exists.
+ */
+function createExclusive(path: string, content: string): boolean {
+  try {
+    writeFileSync(path, content, { flag: 'wx' });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+}
+
 function readHolder(path: string): Holder | undefined {
   try {
     const parsed = holderSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
@@ -59,7 +77,8 @@ function readHolder(path: string): Holder | undefined {
  * An existing lock whose process is gone (same host, pid not running: a killed run) is stale and
  * is taken over, with a line in `log`. A lock of a running process, of this process, of another
  * host (a shared disk: its process cannot be checked) or that cannot be read is refused with an
- * error naming the file, so the caller can wait or delete it.
+ * error naming the file, so the caller can wait or delete it. Where the file system has no hard
+ * links the lock is created with an exclusive open instead.
  */
 export function acquireRunLock(
   runDir: string,
@@ -69,15 +88,18 @@ export function acquireRunLock(
   mkdirSync(runDir, { recursive: true });
   const path = join(runDir, RUN_LOCK_FILE);
   const own: Holder = { pid: process.pid, host: hostname(), started: new Date().toISOString() };
+  const content = `${JSON.stringify(own)}\n`;
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  writeFileSync(tmp, `${JSON.stringify(own)}\n`);
+  writeFileSync(tmp, content);
   try {
     for (let attempt = 0; ; attempt++) {
       try {
         linkSync(tmp, path);
         break;
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== 'EEXIST' && !NO_HARD_LINKS.has(code ?? '')) throw error;
+        if (code !== 'EEXIST' && createExclusive(path, content)) break;
       }
       const holder = readHolder(path);
       const stale =
