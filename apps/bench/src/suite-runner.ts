@@ -1,6 +1,7 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from './files';
 import { finishedRunReport, runTrain, trainSchema, type TrainReport } from './train';
@@ -56,14 +57,96 @@ function lineSplitter(id: string, sink: ProgressSink): (chunk: Buffer | string) 
 }
 
 /**
+ * The training processes a suite has started and that are still running, so that stopping the
+ * suite stops them too (see {@link stopChildrenOnSignal}).
+ */
+export class ChildProcesses {
+  private readonly live = new Set<ChildProcess>();
+  private stopSignal: NodeJS.Signals | undefined;
+
+  /** Whether {@link stop} was called: no new process may start. */
+  get stopping(): boolean {
+    return this.stopSignal !== undefined;
+  }
+
+  /** Tracks `child` until it exits. */
+  add(child: ChildProcess): void {
+    this.live.add(child);
+    child.once('exit', () => this.live.delete(child));
+  }
+
+  /** How many tracked processes are running. */
+  get size(): number {
+    return this.live.size;
+  }
+
+  /** Sends `signal` to every running process; resolves once all of them have exited. */
+  async stop(signal: NodeJS.Signals): Promise<void> {
+    this.stopSignal = signal;
+    const running = [...this.live];
+    await Promise.all(
+      running.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) {
+              resolve();
+              return;
+            }
+            child.once('exit', () => resolve());
+            child.kill(signal);
+          }),
+      ),
+    );
+  }
+}
+
+/** The signals that stop a suite (Ctrl-C, `kill`, a closed terminal). */
+export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * Makes a stop signal to this process stop `children` first: each gets the same signal (a training
+ * process killed so resumes from its last checkpoint, which is written atomically), and once all of
+ * them have exited this process exits with 128 + the signal's number, as if the signal had killed
+ * it. A second signal while they stop kills them at once (SIGKILL). Returns a function that removes
+ * the handlers. `exit` is `process.exit` except in tests.
+ */
+export function stopChildrenOnSignal(
+  children: ChildProcesses,
+  log: Log,
+  exit: (code: number) => void = (code) => process.exit(code),
+): () => void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      log(`${signal} again: killing ${children.size} training process(es) now (SIGKILL)`);
+      void children.stop('SIGKILL');
+      return;
+    }
+    stopping = true;
+    log(
+      `${signal}: stopping ${children.size} training process(es); ` +
+        'a rerun resumes each from its last checkpoint',
+    );
+    void children.stop(signal).then(() => exit(128 + constants.signals[signal]));
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  return () => {
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+  };
+}
+
+/**
  * Runs each job in its own `node <cli> train --config <run file> --json` process (one core each:
  * the wasm backend is single-threaded). The run file is written next to the run's directory; the
  * child's progress goes to `<runsDir>/<id>.log`. Training itself resumes or skips finished runs.
+ * Each process is added to `children` while it runs; once `children` is stopping, a job starts no
+ * process and never settles (the suite is about to exit).
  */
 export function childProcessRunner(
   cliPath: string,
   runsDir: string,
   progress?: ProgressSink,
+  children?: ChildProcesses,
 ): JobRunner {
   return async (spec) => {
     await mkdir(runsDir, { recursive: true });
@@ -72,9 +155,12 @@ export function childProcessRunner(
     const logPath = join(runsDir, `${spec.id}.log`);
     const logStream = createWriteStream(logPath, { flags: 'a' });
     return new Promise<TrainReport>((resolve, reject) => {
+      // a stopping suite starts no new run; its process exits once the running ones have
+      if (children?.stopping) return;
       const child = spawn(process.execPath, [cliPath, 'train', '--config', runFile, '--json'], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
+      children?.add(child);
       let stdout = '';
       child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
       child.stderr.pipe(logStream);
@@ -83,9 +169,13 @@ export function childProcessRunner(
         logStream.end();
         reject(error);
       });
-      child.on('close', (code) => {
+      child.on('close', (code, signal) => {
         logStream.end();
         const last = stdout.trim().split('\n').at(-1) ?? '';
+        if (signal !== null) {
+          reject(new Error(`run ${spec.id} was stopped (${signal}); a rerun resumes it`));
+          return;
+        }
         if (code !== 0) {
           reject(new Error(`run ${spec.id} failed (exit ${code}); see ${logPath}`));
           return;

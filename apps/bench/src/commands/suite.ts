@@ -31,11 +31,13 @@ import { suiteExtras, type FinishedRun } from '../suite-extras';
 import {
   NotFinishedError,
   builtCliPath,
+  ChildProcesses,
   childProcessRunner,
   finishedRunReader,
   inProcessRunner,
   ProgressBoard,
   runPool,
+  stopChildrenOnSignal,
   type JobRunner,
   type RunSpec,
 } from '../suite-runner';
@@ -387,10 +389,12 @@ export async function runSuite(
   // a run shared by several rows trains when any of them is selected
   const trained = new Set(specs.filter((spec) => selected[spec.row]).map((spec) => spec.id));
   const board = new ProgressBoard();
+  // training processes of this suite: a stop signal to the suite stops them too
+  const children = new ChildProcesses();
   const trainer =
     runner ??
     (parallel
-      ? childProcessRunner(cli, runsDir, board.update)
+      ? childProcessRunner(cli, runsDir, board.update, children)
       : inProcessRunner(runsDir, board.update));
   const reader = finishedRunReader(runsDir);
   // a run is only read when its rows are not selected, when it finished earlier (no process is
@@ -427,6 +431,8 @@ export async function runSuite(
     ...unique.filter(readsOnly),
     ...longestFirst(unique.filter((spec) => !readsOnly(spec))),
   ];
+  const release =
+    runner === undefined && parallel ? stopChildrenOnSignal(children, log) : undefined;
   const pooled = await runPool(
     order,
     jobs,
@@ -434,7 +440,7 @@ export async function runSuite(
     log,
     { board, everyMs: settings.statusEvery * 1000 },
     readsOnly,
-  );
+  ).finally(release);
   const byId = new Map(pooled.map((outcome) => [outcome.spec.id, outcome]));
   const failed: string[] = [];
   const missing: string[] = [];
