@@ -108,7 +108,7 @@ export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SI
  * process killed so resumes from its last checkpoint, which is written atomically), and once all of
  * them have exited this process exits with 128 + the signal's number, as if the signal had killed
  * it. A second signal while they stop kills them at once (SIGKILL). Returns a function that removes
- * the handlers. `exit` is `process.exit` except in tests.
+ * the handlers. `exit` ends the process (`process.exit` by default).
  */
 export function stopChildrenOnSignal(
   children: ChildProcesses,
