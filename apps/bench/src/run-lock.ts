@@ -58,7 +58,8 @@ function createExclusive(path: string, content: string): boolean {
   }
 }
 
-function readHolder(path: string): Holder | undefined {
+/** The holder written in the lock file at `path`, or undefined if it is missing or unreadable. */
+export function readHolder(path: string): Holder | undefined {
   try {
     const parsed = holderSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
     return parsed.success ? parsed.data : undefined;

@@ -62,11 +62,11 @@ function lineSplitter(id: string, sink: ProgressSink): (chunk: Buffer | string) 
  */
 export class ChildProcesses {
   private readonly live = new Set<ChildProcess>();
-  private stopSignal: NodeJS.Signals | undefined;
+  private stopped = false;
 
   /** Whether {@link stop} was called: no new process may start. */
   get stopping(): boolean {
-    return this.stopSignal !== undefined;
+    return this.stopped;
   }
 
   /** Tracks `child` until it exits. */
@@ -82,38 +82,34 @@ export class ChildProcesses {
 
   /** Sends `signal` to every running process; resolves once all of them have exited. */
   async stop(signal: NodeJS.Signals): Promise<void> {
-    this.stopSignal = signal;
-    const running = [...this.live];
+    this.stopped = true;
+    // the set holds only processes that have not exited (add() drops them on exit)
     await Promise.all(
-      running.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) {
-              resolve();
-              return;
-            }
-            child.once('exit', () => resolve());
-            child.kill(signal);
-          }),
-      ),
+      [...this.live].map((child) => {
+        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        child.kill(signal);
+        return exited;
+      }),
     );
   }
 }
 
 /** The signals that stop a suite (Ctrl-C, `kill`, a closed terminal). */
-export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /**
  * Makes a stop signal to this process stop `children` first: each gets the same signal (a training
  * process killed so resumes from its last checkpoint, which is written atomically), and once all of
  * them have exited this process exits with 128 + the signal's number, as if the signal had killed
  * it. A second signal while they stop kills them at once (SIGKILL). Returns a function that removes
- * the handlers. `exit` ends the process (`process.exit` by default).
+ * the handlers. `exit` ends the process and `signals` delivers the signals (`process.exit` and
+ * `process` by default; tests pass their own).
  */
 export function stopChildrenOnSignal(
   children: ChildProcesses,
   log: Log,
   exit: (code: number) => void = (code) => process.exit(code),
+  signals: Pick<NodeJS.EventEmitter, 'on' | 'off'> = process,
 ): () => void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -129,9 +125,9 @@ export function stopChildrenOnSignal(
     );
     void children.stop(signal).then(() => exit(128 + constants.signals[signal]));
   };
-  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  for (const signal of STOP_SIGNALS) signals.on(signal, onSignal);
   return () => {
-    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+    for (const signal of STOP_SIGNALS) signals.off(signal, onSignal);
   };
 }
 

@@ -14,7 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processAlive } from '../src/run-lock';
+import { processAlive, readHolder, RUN_LOCK_FILE } from '../src/run-lock';
 import { tempFiles, TINY_LAB, TINY_MODEL } from './helpers';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -118,11 +118,7 @@ function midRun(runs: string): boolean {
 
 /** The pids in the run locks left in `runs`. */
 function lockHolders(runs: string): number[] {
-  return readdirSync(runs)
-    .filter((id) => existsSync(join(runs, id, 'run.lock')))
-    .map(
-      (id) => (JSON.parse(readFileSync(join(runs, id, 'run.lock'), 'utf8')) as { pid: number }).pid,
-    );
+  return readdirSync(runs).flatMap((id) => readHolder(join(runs, id, RUN_LOCK_FILE))?.pid ?? []);
 }
 
 /** Gives the kernel a moment to reap the killed group before its files are inspected. */
