@@ -22,6 +22,22 @@ async function stubborn(): Promise<ChildProcess> {
 /** Resolves after `ms` milliseconds. */
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** `child` under stopChildrenOnSignal with a fake signal source, recording log lines and exit codes. */
+function watched(child: ChildProcess): { signals: EventEmitter; lines: string[]; codes: number[] } {
+  const children = new ChildProcesses();
+  children.add(child);
+  const signals = new EventEmitter();
+  const lines: string[] = [];
+  const codes: number[] = [];
+  stopChildrenOnSignal(
+    children,
+    (l) => lines.push(l),
+    (c) => codes.push(c),
+    signals,
+  );
+  return { signals, lines, codes };
+}
+
 describe('ChildProcesses', () => {
   it('stops every running process with the given signal and waits for them', async () => {
     const children = new ChildProcesses();
@@ -51,19 +67,9 @@ describe('ChildProcesses', () => {
 
 describe('stopChildrenOnSignal', () => {
   it('passes a stop signal on, waits for the children, then exits with 128 + its number', async () => {
-    const children = new ChildProcesses();
     const child = sleeper();
     await once(child, 'spawn');
-    children.add(child);
-    const signals = new EventEmitter();
-    const lines: string[] = [];
-    const codes: number[] = [];
-    stopChildrenOnSignal(
-      children,
-      (l) => lines.push(l),
-      (c) => codes.push(c),
-      signals,
-    );
+    const { signals, lines, codes } = watched(child);
     signals.emit('SIGINT', 'SIGINT');
     await once(child, 'exit');
     await sleep(0);
@@ -73,18 +79,8 @@ describe('stopChildrenOnSignal', () => {
   });
 
   it('kills children that outlive the first signal when a second one comes', async () => {
-    const children = new ChildProcesses();
     const child = await stubborn();
-    children.add(child);
-    const signals = new EventEmitter();
-    const lines: string[] = [];
-    const codes: number[] = [];
-    stopChildrenOnSignal(
-      children,
-      (l) => lines.push(l),
-      (c) => codes.push(c),
-      signals,
-    );
+    const { signals, lines, codes } = watched(child);
     signals.emit('SIGTERM', 'SIGTERM');
     await sleep(300);
     expect(child.exitCode === null && child.signalCode === null).toBe(true); // ignored SIGTERM
