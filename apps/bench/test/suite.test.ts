@@ -324,6 +324,39 @@ describe('selectRows', () => {
     expect(picked(['prm/dnr-b', 'pier + w score'])).toEqual(['PRM + DNR', 'Pier + w score']);
     expect(() => selectRows(suite, rows, ['pie'])).toThrow(/--only 'pie' matches no row/);
   });
+
+  it('selects every point of a swept method by its name, or one point by its own', async () => {
+    const { rowsFor, selectRows, suiteSchema } = await import('../src/commands/suite');
+    const { SUITES } = await import('../src/suites');
+    const suite = SUITES.sensitivity!;
+    const settings = suiteSchema.parse({
+      suite: 'sensitivity',
+      profile: 'standard',
+      sweep: { methods: ['dnr-g', 'dnr-b'], alpha: [0.2, 0.4], lambda: [0.8], tau: [] },
+    });
+    const rows = rowsFor(suite, settings);
+    const picked = (only: string[]): string[] =>
+      rows.filter((_, i) => selectRows(suite, rows, only)[i]).map((r) => r.method);
+    expect(rows.map((r) => r.method)).toEqual([
+      'dnr-g alpha=0.2',
+      'dnr-g alpha=0.4',
+      'dnr-g lambda=0.8',
+      'dnr-b alpha=0.2',
+      'dnr-b alpha=0.4',
+      'dnr-b lambda=0.8',
+    ]);
+    expect(picked(['PRM/DNR-G'])).toEqual([
+      'dnr-g alpha=0.2',
+      'dnr-g alpha=0.4',
+      'dnr-g lambda=0.8',
+    ]);
+    expect(picked(['dnr-b'])).toEqual(['dnr-b alpha=0.2', 'dnr-b alpha=0.4', 'dnr-b lambda=0.8']);
+    expect(picked(['prm/dnr-b lambda=0.8', 'dnr-g alpha=0.2'])).toEqual([
+      'dnr-g alpha=0.2',
+      'dnr-b lambda=0.8',
+    ]);
+    expect(() => selectRows(suite, rows, ['dnr-bl'])).toThrow(/--only 'dnr-bl' matches no row/);
+  });
 });
 
 describe('longestFirst', () => {

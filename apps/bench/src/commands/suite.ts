@@ -79,7 +79,8 @@ export const suiteSchema = z.object({
   statusEvery: z.int().min(1).max(86_400).default(60),
   /**
    * Train only these rows (each a row label, backbone, method or `backbone/method`, e.g. `pier`,
-   * `plain`, `prm/dnr-b`, `Pier + c score`; case-insensitive); the other rows are reported when
+   * `plain`, `prm/dnr-b`, `Pier + c score`; a sweep row also answers to its swept method, e.g.
+   * `prm/dnr-g` for every DNR-G point; case-insensitive); the other rows are reported when
    * their runs are finished and listed as missing otherwise, as with `finishedOnly`.
    */
   only: z.array(z.string().trim().min(1)).min(1).optional(),
@@ -210,11 +211,14 @@ export function rowsFor(suite: SuiteDefinition, settings: SuiteSettings): readon
   return suiteRows(suite, suiteSizes(settings)).filter((row) => onLab || !row.labOnly);
 }
 
-/** The names a row answers to in `--only`: its label, backbone, method and `backbone/method`. */
+/**
+ * The names a row answers to in `--only`: its label, backbone, method and `backbone/method`; a
+ * sweep row (`dnr-g alpha=0.2`) also answers to its swept method (`dnr-g`, `prm/dnr-g`).
+ */
 function rowNames(row: SuiteRow): string[] {
-  return [row.label, row.backbone, row.method, `${row.backbone}/${row.method}`].map((n) =>
-    n.toLowerCase(),
-  );
+  const names = [row.label, row.backbone, row.method, `${row.backbone}/${row.method}`];
+  if (row.sweep) names.push(row.sweep.method, `${row.backbone}/${row.sweep.method}`);
+  return names.map((n) => n.toLowerCase());
 }
 
 /**
@@ -564,7 +568,7 @@ export function registerSuiteCommand(program: Command): void {
     .option(
       '--only <rows>',
       'train only these rows (comma-separated labels, backbones, methods or backbone/method, e.g. ' +
-        "'pier' or 'plain,concat score'); the others are reported if finished",
+        "'pier', 'plain,concat score' or, in a sweep, 'prm/dnr-g'); the others are reported if finished",
       (value: string) => value.split(','),
     )
     .option(
