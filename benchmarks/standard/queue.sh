@@ -32,10 +32,11 @@ step "${CLI[@]}" suite ablation "${S[@]}" "${ML1M[@]}"
 step "${CLI[@]}" suite noise "${S[@]}" "${ML1M[@]}"
 step "${CLI[@]}" suite larger "${S[@]}" "${ML1M[@]}"
 # Figure 3 on ML-1M, reduced to DNR-G at seed 1 (6 new runs; the default point is main's DNR-G seed 1):
-# 3-4.3 hours of both cores, against about 20 for both methods at 3 seeds (docs/results.md)
-G="prm/dnr-g"
-step "${CLI[@]}" suite sensitivity "${S[@]}" "${ML1M[@]}" --seeds 1 \
-  --only "$G alpha=0.2,$G alpha=0.4,$G alpha=0.6,$G lambda=0.2,$G lambda=0.4,$G lambda=0.8,$G tau=0,$G tau=3,$G tau=6"
+# 3-4.3 hours of both cores, against about 20 for both methods at 3 seeds (docs/results.md). The run file
+# is ml-1m.json's with the sweep's methods cut to DNR-G (same runs as `--only prm/dnr-g`, and a report
+# without DNR-B rows).
+step "${CLI[@]}" suite sensitivity "${S[@]}" "${ML1M_DATA[@]}" --seeds 1 \
+  --config benchmarks/standard/ml-1m-sensitivity.json
 # 2. ML-100K sweeps, and the timed runs last (one at a time: nothing else may share the cores)
 step "${CLI[@]}" suite sensitivity "${S[@]}" "${ML100[@]}"
 # one seed: 3 timed epochs per method (the lab's Table 12 used 2 seeds)

@@ -174,19 +174,29 @@ describe('dnr-bench report', () => {
     expect(Object.keys(json.rows[1])).toEqual(['label', 'method', 'backbone', 'seeds', 'metrics']);
   });
 
-  it("names a run file's overrides of the profile, and keeps them out of the JSON", async () => {
+  it("names a run file's overrides and sweep grids, and keeps them out of the JSON", async () => {
     const dir = tempFiles({});
-    const suite = { ...suiteJson, overrides: { epochs: 12, patienceStart: 6 } };
+    const suite = {
+      ...suiteJson,
+      overrides: { epochs: 12, patienceStart: 6 },
+      sweep: { methods: ['dnr-g'], tau: [0, 3] },
+    };
     const { error } = await report(dir, { 'scores.json': suite });
     expect(error).toBeUndefined();
     const md = readFileSync(join(dir, 'docs/ml-100k/scores.md'), 'utf8');
     expect(md).toContain(
       "Settings changed from the profile's by the run file (`overrides`): `epochs` 12, `patienceStart` 6.",
     );
+    expect(md).toContain(
+      'Sweep grids changed from the profile\'s by the run file (`sweep`): `methods` ["dnr-g"], `tau` [0,3].',
+    );
     const json = JSON.parse(readFileSync(join(dir, 'docs/ml-100k/scores.json'), 'utf8'));
     expect(Object.keys(json)).toEqual(['dataset', 'suite', 'profile', 'seeds', 'command', 'rows']);
-    const plain = await report(tempFiles({}), { 'scores.json': suiteJson });
+    const plainDir = tempFiles({});
+    const plain = await report(plainDir, { 'scores.json': suiteJson });
     expect(plain.error).toBeUndefined();
+    const plainMd = readFileSync(join(plainDir, 'docs/ml-100k/scores.md'), 'utf8');
+    expect(plainMd).not.toContain('changed from the profile');
   });
 
   it('says where the chosen checkpoints of runs with a warm-up lie', async () => {

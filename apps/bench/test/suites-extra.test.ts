@@ -351,6 +351,8 @@ describe('suites on the tiny lab', () => {
       rowOf(report, 'DNR-G · tau = 3').metrics,
     );
     expect(report.plots!.map((p) => p.id)).toEqual(['alpha', 'lambda', 'tau']);
+    // the run file's grids are recorded for the report (a suite without them records none)
+    expect(report.sweep).toEqual(sweep);
     const retriever = 100 * rowOf(report, 'retriever order').metrics.ndcg.mean;
     for (const plot of report.plots!) {
       const [dnr, flat] = plot.series;

@@ -83,6 +83,8 @@ const suiteFileSchema = z.object({
   backend: z.string(),
   /** The run file's `overrides` of the profile's settings; absent when there were none. */
   overrides: z.record(z.string(), z.unknown()).optional(),
+  /** The run file's `sweep` grids in place of the profile's; absent when it gave none. */
+  sweep: z.record(z.string(), z.array(z.union([z.string(), z.number()]))).optional(),
   rows: z.array(
     z.object({
       label: z.string().optional(),
@@ -277,12 +279,19 @@ function significanceSection(report: SuiteFile, sig: readonly RowSignificance[])
   return lines;
 }
 
-/** The sentence naming a run file's overrides of the profile (none without overrides). */
-function overridesLine(overrides: Readonly<Record<string, unknown>> | undefined): string[] {
-  const entries = Object.entries(overrides ?? {});
+/**
+ * The sentence naming a run file's changes of the profile under `key` (`overrides` of the run
+ * settings, `sweep` grids); none when it made none.
+ */
+function runFileLine(
+  key: 'overrides' | 'sweep',
+  what: string,
+  changes: Readonly<Record<string, unknown>> | undefined,
+): string[] {
+  const entries = Object.entries(changes ?? {});
   if (entries.length === 0) return [];
   const list = entries.map(([k, v]) => `\`${md(k)}\` ${md(JSON.stringify(v))}`).join(', ');
-  return [`Settings changed from the profile's by the run file (\`overrides\`): ${list}.`, ''];
+  return [`${what} changed from the profile's by the run file (\`${key}\`): ${list}.`, ''];
 }
 
 /**
@@ -302,7 +311,8 @@ export function suiteMarkdown(report: SuiteFile, extras: ReportExtras = {}): str
     '(they come from a different dataset or subset and the full-size models).',
     '',
     ...(profile ? [`Profile \`${profile.name}\`: ${profile.description}.`, ''] : []),
-    ...overridesLine(report.overrides),
+    ...runFileLine('overrides', 'Settings', report.overrides),
+    ...runFileLine('sweep', 'Sweep grids', report.sweep),
     '| method | H@6 | N@6 | M@6 | F1@6 | AUC | paper H@6 | paper N@6 | paper M@6 | paper F1@6 | paper AUC |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];

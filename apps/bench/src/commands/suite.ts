@@ -141,6 +141,8 @@ export interface SuiteReport {
   readonly backend: string;
   /** The run file's `overrides` of the profile's settings, when there were any. */
   readonly overrides?: Readonly<Record<string, unknown>>;
+  /** The run file's `sweep` grids in place of the profile's (`sensitivity`), when it gave any. */
+  readonly sweep?: NonNullable<SuiteSettings['sweep']>;
   readonly rows: ReadonlyArray<ReportRow & { label: string }>;
   readonly failed: readonly string[];
   /** Runs not finished yet (only with `--finished-only`). */
@@ -484,6 +486,7 @@ export async function runSuite(
     command,
     backend: backend.backend,
     ...(Object.keys(settings.overrides).length > 0 ? { overrides: settings.overrides } : {}),
+    ...(settings.sweep && Object.keys(settings.sweep).length > 0 ? { sweep: settings.sweep } : {}),
     rows,
     failed,
     missing,
