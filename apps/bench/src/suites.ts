@@ -7,6 +7,7 @@
  * and some attach extra tables and plots (`extras`, built in `suite-extras.ts`).
  */
 import { methodConfig } from '@dnr/objectives';
+import { z } from 'zod';
 
 /** One row of a suite: the `dnr-bench train` settings that define the method. */
 export interface SuiteRow {
@@ -41,6 +42,22 @@ export type SweepParam = (typeof SWEEP_PARAMS)[number];
 /** DNR methods a sweep can run (those with a learned generator, so that τ matters). */
 export const SWEEP_METHODS = ['dnr-g', 'dnr-b', 'dnr-bl'] as const;
 export type SweepMethod = (typeof SWEEP_METHODS)[number];
+
+/**
+ * `sensitivity` grids in place of a profile's (a run file's `sweep`, recorded in the suite file),
+ * e.g. `{ "methods": ["dnr-g"], "alpha": [0.2, 0.4], "lambda": [], "tau": [0, 3] }`; a list left
+ * out keeps the profile's, an empty one sweeps nothing.
+ */
+export const sweepGridsSchema = z
+  .object({
+    methods: z.array(z.enum(SWEEP_METHODS)).min(1),
+    alpha: z.array(z.number().gt(0).lt(1)),
+    lambda: z.array(z.number().min(0).max(100)),
+    tau: z.array(z.int().min(0).max(100_000)),
+  })
+  .partial()
+  .strict();
+export type SweepGrids = z.infer<typeof sweepGridsSchema>;
 
 export interface SweepPoint {
   readonly param: SweepParam;

@@ -18,7 +18,7 @@ import { PAPER_ML1M } from '../paper';
 import { lineChartSvg } from '../plots';
 import type { SuitePlot } from '../report-types';
 import { resolveSettings } from '../settings';
-import { PROFILES, SUITES } from '../suites';
+import { PROFILES, SUITES, sweepGridsSchema } from '../suites';
 
 export const reportSchema = z.object({
   results: z.string().min(1).default('results'),
@@ -84,7 +84,7 @@ const suiteFileSchema = z.object({
   /** The run file's `overrides` of the profile's settings; absent when there were none. */
   overrides: z.record(z.string(), z.unknown()).optional(),
   /** The run file's `sweep` grids in place of the profile's; absent when it gave none. */
-  sweep: z.record(z.string(), z.array(z.union([z.string(), z.number()]))).optional(),
+  sweep: sweepGridsSchema.optional(),
   rows: z.array(
     z.object({
       label: z.string().optional(),

@@ -46,11 +46,12 @@ import {
   PROFILE_NAMES,
   SUITES,
   SUITE_NAMES,
-  SWEEP_METHODS,
   suiteRows,
+  sweepGridsSchema,
   type SuiteDefinition,
   type SuiteRow,
   type SuiteSizes,
+  type SweepGrids,
 } from '../suites';
 
 /** Seed of the lab dataset used by the quick profile (the same default as `dnr-bench train`). */
@@ -84,21 +85,8 @@ export const suiteSchema = z.object({
    * their runs are finished and listed as missing otherwise, as with `finishedOnly`.
    */
   only: z.array(z.string().trim().min(1)).min(1).optional(),
-  /**
-   * `sensitivity` grids in place of the profile's (run file only), e.g.
-   * `{ "methods": ["dnr-g"], "alpha": [0.2, 0.4], "lambda": [], "tau": [0, 3] }`; a list left out
-   * keeps the profile's, an empty one sweeps nothing.
-   */
-  sweep: z
-    .object({
-      methods: z.array(z.enum(SWEEP_METHODS)).min(1),
-      alpha: z.array(z.number().gt(0).lt(1)),
-      lambda: z.array(z.number().min(0).max(100)),
-      tau: z.array(z.int().min(0).max(100_000)),
-    })
-    .partial()
-    .strict()
-    .optional(),
+  /** `sensitivity` grids in place of the profile's (run file only; see `sweepGridsSchema`). */
+  sweep: sweepGridsSchema.optional(),
 });
 export type SuiteSettings = z.infer<typeof suiteSchema>;
 
@@ -142,7 +130,7 @@ export interface SuiteReport {
   /** The run file's `overrides` of the profile's settings, when there were any. */
   readonly overrides?: Readonly<Record<string, unknown>>;
   /** The run file's `sweep` grids in place of the profile's (`sensitivity`), when it gave any. */
-  readonly sweep?: NonNullable<SuiteSettings['sweep']>;
+  readonly sweep?: SweepGrids;
   readonly rows: ReadonlyArray<ReportRow & { label: string }>;
   readonly failed: readonly string[];
   /** Runs not finished yet (only with `--finished-only`). */
